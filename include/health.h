@@ -1,0 +1,26 @@
+/*
+ * The health port (evhttp): /health, /health/live, /metrics, CORS
+ * preflight and the admin endpoints. Reads state through agent accessors;
+ * changes nothing except through the agent's admin entry points.
+ */
+#ifndef OUTPOST_HEALTH_H
+#define OUTPOST_HEALTH_H
+
+struct agent;
+struct health;
+struct json_out;
+
+enum health_status {
+	HEALTH_HEALTHY,
+	HEALTH_DEGRADED,
+	HEALTH_UNHEALTHY,
+};
+
+/* Binds listen ("host:port"); NULL with *cause on failure. */
+struct health	*health_new(struct agent *, const char *listen, char **cause);
+void		 health_free(struct health *);
+/* The JSON document of GET /health, and its status. */
+enum health_status health_render(struct agent *, struct json_out *);
+const char	*health_status_name(enum health_status);
+
+#endif
