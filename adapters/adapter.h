@@ -59,7 +59,10 @@ const struct adapter_ops *adapter_lookup(const char *type);
 /* The registered types, comma-separated, for error messages. */
 const char	*adapter_types(void);
 
-/* Creates and configures; NULL with *cause on a configuration problem. */
+/*
+ * Creates and configures; NULL on a configuration problem, which is recorded
+ * in cfg->errors (and *cause, for problems outside the config).
+ */
 struct adapter	*adapter_new(struct config *, const struct cfg_device *,
 		    char **cause);
 int		 adapter_start(struct adapter *, struct event_base *,

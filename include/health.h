@@ -9,6 +9,8 @@
 struct agent;
 struct health;
 struct json_out;
+struct pipeline_stats;
+struct store_queue_stats;
 
 enum health_status {
 	HEALTH_HEALTHY,
@@ -22,5 +24,12 @@ void		 health_free(struct health *);
 /* The JSON document of GET /health, and its status. */
 enum health_status health_render(struct agent *, struct json_out *);
 const char	*health_status_name(enum health_status);
+/*
+ * The status from figures the caller already has (metrics): qs is NULL
+ * when the queue could not be read.
+ */
+enum health_status health_evaluate(struct agent *,
+		    const struct pipeline_stats *,
+		    const struct store_queue_stats *);
 
 #endif

@@ -52,6 +52,7 @@ struct pipeline_stats {
 	unsigned long long dropped;
 	unsigned long long commits;	/* transactions */
 	unsigned long long commit_failures;
+	unsigned long long consecutive_failures;	/* 0 after a commit */
 	size_t		 buffered;
 };
 

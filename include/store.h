@@ -46,7 +46,15 @@ struct store	*store_open(const char *dir, const struct store_opts *,
 		    char **cause);
 void		 store_free(struct store *);
 
-/* Group commit: begin, add many, commit (or rollback on failure). */
+/*
+ * Group commit: begin, add many, commit (or rollback on failure). Once
+ * store_commit returns 0 the readings survive a crash of the process
+ * (synchronous=NORMAL) or of the machine (durability_full). A failed
+ * commit leaves nothing of the transaction; store_rollback is then a
+ * no-op. store_add_reading ignores a reading whose id is already stored,
+ * and refuses (-1, transaction intact) a non-finite ts or value or an
+ * unknown priority.
+ */
 int		 store_begin(struct store *);
 int		 store_add_reading(struct store *, const struct reading *);
 int		 store_commit(struct store *);
@@ -55,16 +63,32 @@ void		 store_rollback(struct store *);
 /* Start-up recovery (DESIGN invariant 4): in_flight back to queued. */
 int		 store_requeue_in_flight(struct store *, long long *n);
 
+/* Reads the partial indexes only: cost grows with the pending set. */
 int		 store_queue_stats(struct store *, struct store_queue_stats *);
+/* Row counts, or -1. */
 long long	 store_count_readings(struct store *);
+long long	 store_count_events(struct store *);
 
 /* Passive checkpoint when the WAL holds more than checkpoint_pages (or
  * always, with force); truncates the WAL file when force is set. */
 int		 store_checkpoint(struct store *, int force);
+/* page_count * page_size; the free part is reused before the file grows. */
 long long	 store_db_bytes(struct store *);
+long long	 store_db_free_bytes(struct store *);
 long long	 store_wal_bytes(struct store *);
 
-/* Key-value table "meta". */
+/*
+ * Deletes uploaded (sent) records stamped before before_ts: readings and
+ * events by ts, summaries by period_start; one transaction.
+ */
+int		 store_purge_sent(struct store *, double before_ts,
+		    long long *purged);
+
+/*
+ * Key-value table "meta". store_meta_get returns 0 with the value in buf,
+ * 1 when the key is absent (buf = ""), -1 on error or when the value does
+ * not fit in len bytes.
+ */
 int		 store_meta_get(struct store *, const char *key, char *buf,
 		    size_t len);
 int		 store_meta_set(struct store *, const char *key,

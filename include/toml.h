@@ -22,6 +22,17 @@ enum toml_type {
 #define TOML_USED	0x01	/* a reader consumed this key */
 #define TOML_SECRET	0x02	/* printed as *** */
 #define TOML_DEFAULT	0x04	/* inserted by a reader, not in the file */
+#define TOML_AOT	0x08	/* array of tables built by [[headers]] */
+#define TOML_EXPANDED	0x10	/* string already ${VAR}-substituted */
+
+/* How a table came to be: decides which later definitions are legal. */
+enum toml_origin {
+	TOML_IMPLICIT,		/* a parent named by an [a.b] header */
+	TOML_HEADER,		/* [a] or [[a]] */
+	TOML_DOTTED,		/* created by a dotted key a.b = 1 */
+	TOML_INLINE,		/* {a = 1}: closed to later additions */
+	TOML_CREATED,		/* by a reader, through toml_table_new() */
+};
 
 struct toml_table;
 struct toml_array;
@@ -51,6 +62,8 @@ struct toml_table {
 	size_t		 cap;
 	int		 line;		/* header line, 0 for the root */
 	int		 explicit;	/* defined by a [header] or key */
+	int		 origin;	/* enum toml_origin */
+	char		*name;		/* "[a.b]", "[[a]]", "" (root): messages */
 };
 
 struct toml_array {
@@ -63,6 +76,8 @@ struct toml_array {
 struct toml_table *toml_parse(const char *text, size_t len, const char *name,
 		    char **cause);
 void		 toml_free(struct toml_table *);
+/* An empty table (origin TOML_CREATED) labelled name in messages. */
+struct toml_table *toml_table_new(const char *name);
 
 /* Looks a key up in one table (no dots); NULL if absent. */
 struct toml_value *toml_get(const struct toml_table *, const char *key);

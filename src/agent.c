@@ -1,0 +1,420 @@
+/*
+ * The agent: the event base and every component's lifecycle. Start order is
+ * store, pipeline, adapters, health; stop order is the reverse, with a last
+ * group commit before the store closes. SIGHUP builds a complete new set of
+ * adapters from the new file and swaps them only if all of it is valid.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "adapter.h"
+#include "agent.h"
+#include "health.h"
+#include "json_out.h"
+#include "log.h"
+#include "pipeline.h"
+#include "store.h"
+#include "sysinfo.h"
+#include "xmalloc.h"
+
+#define AGENT_MAINTENANCE_S	30
+
+struct agent {
+	struct config		*cfg;
+	struct event_base	*base;
+	struct store		*store;
+	struct pipeline		*pipeline;
+	struct sysinfo		*sysinfo;
+	struct health		*health;
+	struct adapter		**adapters;
+	size_t			 nadapters;
+	struct event		*sig_term;
+	struct event		*sig_int;
+	struct event		*sig_hup;
+	struct event		*maintenance;
+	double			 start_time;
+	double			 start_mono;
+	unsigned long long	 reloads;
+	int			 exit_code;
+};
+
+static double
+agent_clock(clockid_t id)
+{
+	struct timespec	 ts;
+
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+size_t
+agent_check_config(struct config *cfg)
+{
+	struct adapter	*a;
+	char		*cause = NULL;
+	size_t		 i;
+
+	for (i = 0; i < cfg->ndevices; i++) {
+		a = adapter_new(cfg, &cfg->devices[i], &cause);
+		if (a == NULL && cause != NULL) {
+			cfg_error(cfg, cfg->devices[i].line, "%s", cause);
+			free(cause);
+			cause = NULL;
+		}
+		adapter_free(a);
+	}
+	config_finish(cfg);
+	return cfg->nerrors;
+}
+
+/* Builds (configures) adapters for every device of cfg; -1 on error. */
+static int
+agent_build_adapters(struct config *cfg, struct adapter ***out, size_t *n,
+    char **cause)
+{
+	struct adapter	**list = xcalloc(cfg->ndevices + 1, sizeof *list);
+	size_t		 i;
+
+	for (i = 0; i < cfg->ndevices; i++) {
+		if ((list[i] = adapter_new(cfg, &cfg->devices[i], cause)) ==
+		    NULL) {
+			if (*cause == NULL && cfg->nerrors > 0)
+				*cause = xstrdup(cfg->errors[0]);
+			while (i-- > 0)
+				adapter_free(list[i]);
+			free(list);
+			return -1;
+		}
+	}
+	*out = list;
+	*n = cfg->ndevices;
+	return 0;
+}
+
+static int
+agent_start_adapters(struct agent *ag)
+{
+	struct adapter		*a;
+	struct pipeline_src	*src;
+	size_t			 i;
+
+	for (i = 0; i < ag->nadapters; i++) {
+		a = ag->adapters[i];
+		src = pipeline_src_new(ag->pipeline, a->name,
+		    (size_t)a->dev->buffer);
+		if (adapter_start(a, ag->base, src) == -1) {
+			/* One broken input must not stop the others. */
+			adapter_error(a, "could not start");
+			adapter_set_state(a, ADAPTER_ERROR);
+		}
+	}
+	return 0;
+}
+
+/* Stops and frees adapters; their buffered readings are committed first. */
+static void
+agent_free_adapters(struct agent *ag)
+{
+	struct pipeline_src	*src;
+	size_t			 i;
+
+	for (i = 0; i < ag->nadapters; i++)
+		adapter_stop(ag->adapters[i]);
+	if (ag->pipeline != NULL)
+		pipeline_commit(ag->pipeline);
+	for (i = 0; i < ag->nadapters; i++) {
+		src = ag->adapters[i]->src;
+		adapter_free(ag->adapters[i]);
+		pipeline_src_free(src);
+	}
+	free(ag->adapters);
+	ag->adapters = NULL;
+	ag->nadapters = 0;
+}
+
+static void
+agent_apply_logging(const struct config *cfg)
+{
+	log_configure(cfg->logging.level, cfg->logging.format);
+}
+
+/* SIGHUP: validate the whole new config, then swap; else keep the old. */
+static void
+agent_reload(struct agent *ag)
+{
+	struct config	*cfg;
+	struct adapter	**adapters = NULL;
+	size_t		 nadapters = 0, i;
+	char		*cause = NULL;
+	struct json_out	 j;
+
+	if (strcmp(ag->cfg->path, "(embedded)") == 0)
+		cfg = config_load(NULL, &cause);
+	else
+		cfg = config_load(ag->cfg->path, &cause);
+	if (cfg == NULL) {
+		log_error("agent", "reload refused, keeping the old config: %s",
+		    cause);
+		goto out;
+	}
+	if (agent_check_config(cfg) > 0) {
+		for (i = 0; i < cfg->nerrors; i++)
+			log_error("agent", "reload refused: %s",
+			    cfg->errors[i]);
+		goto out;
+	}
+	if (strcmp(cfg->agent.data_dir, ag->cfg->agent.data_dir) != 0 ||
+	    strcmp(cfg->health.listen, ag->cfg->health.listen) != 0)
+		log_warn("agent", "data_dir and health.listen changes take "
+		    "effect at the next start");
+	if (agent_build_adapters(cfg, &adapters, &nadapters, &cause) == -1) {
+		log_error("agent", "reload refused: %s", cause);
+		goto out;
+	}
+	agent_free_adapters(ag);
+	/* Keep the running store and listener settings until restart. */
+	free(cfg->agent.data_dir);
+	cfg->agent.data_dir = xstrdup(ag->cfg->agent.data_dir);
+	free(cfg->health.listen);
+	cfg->health.listen = xstrdup(ag->cfg->health.listen);
+	config_free(ag->cfg);
+	ag->cfg = cfg;
+	cfg = NULL;
+	agent_apply_logging(ag->cfg);
+	pipeline_set_agent_id(ag->pipeline, ag->cfg->agent.id);
+	ag->adapters = adapters;
+	ag->nadapters = nadapters;
+	agent_start_adapters(ag);
+	ag->reloads++;
+	json_out_init(&j);
+	json_out_object_begin(&j, NULL);
+	json_out_string(&j, "path", ag->cfg->path);
+	json_out_int(&j, "devices", (long long)ag->nadapters);
+	json_out_object_end(&j);
+	store_audit(ag->store, "reload", j.buf);
+	json_out_free(&j);
+	log_info("agent", "config reloaded from %s: %zu devices",
+	    ag->cfg->path, ag->nadapters);
+out:
+	free(cause);
+	config_free(cfg);
+}
+
+static void
+agent_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent	*ag = arg;
+
+	switch (sig) {
+	case SIGHUP:
+		log_info("agent", "SIGHUP: reloading the config");
+		agent_reload(ag);
+		break;
+	default:
+		log_info("agent", "signal %d: stopping", (int)sig);
+		agent_stop(ag);
+	}
+}
+
+static void
+agent_maintenance_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent	*ag = arg;
+
+	store_checkpoint(ag->store, 0);
+}
+
+struct agent *
+agent_new(struct config *cfg, char **cause)
+{
+	struct agent		*ag = xcalloc(1, sizeof *ag);
+	struct store_opts	 so;
+	struct pipeline_opts	 po;
+	struct timeval		 tv = { AGENT_MAINTENANCE_S, 0 };
+	long long		 requeued = 0;
+
+	ag->cfg = cfg;
+	ag->start_time = agent_clock(CLOCK_REALTIME);
+	ag->start_mono = agent_clock(CLOCK_MONOTONIC);
+	agent_apply_logging(cfg);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((ag->base = event_base_new()) == NULL) {
+		*cause = xstrdup("event_base_new failed");
+		goto fail;
+	}
+	memset(&so, 0, sizeof so);
+	so.durability_full = cfg->store.durability == STORE_DURABILITY_FULL;
+	so.checkpoint_pages = cfg->store.checkpoint_pages;
+	if ((ag->store = store_open(cfg->agent.data_dir, &so, cause)) == NULL)
+		goto fail;
+	if (store_requeue_in_flight(ag->store, &requeued) == 0 && requeued > 0)
+		log_info("agent", "%lld records were in flight at the last "
+		    "stop: queued again", requeued);
+	store_meta_set(ag->store, "agent_id", cfg->agent.id);
+
+	memset(&po, 0, sizeof po);
+	po.agent_id = cfg->agent.id;
+	po.commit_interval_s = cfg->store.commit_interval_s;
+	po.commit_max = (size_t)cfg->store.commit_max;
+	ag->pipeline = pipeline_new(ag->base, ag->store, &po);
+	ag->sysinfo = sysinfo_new("/", cfg->agent.data_dir);
+
+	if (agent_build_adapters(cfg, &ag->adapters, &ag->nadapters,
+	    cause) == -1)
+		goto fail;
+	if ((ag->health = health_new(ag, cfg->health.listen, cause)) == NULL)
+		goto fail;
+	agent_start_adapters(ag);
+
+	ag->sig_term = evsignal_new(ag->base, SIGTERM, agent_signal_cb, ag);
+	ag->sig_int = evsignal_new(ag->base, SIGINT, agent_signal_cb, ag);
+	ag->sig_hup = evsignal_new(ag->base, SIGHUP, agent_signal_cb, ag);
+	evsignal_add(ag->sig_term, NULL);
+	evsignal_add(ag->sig_int, NULL);
+	evsignal_add(ag->sig_hup, NULL);
+	ag->maintenance = event_new(ag->base, -1, EV_PERSIST,
+	    agent_maintenance_cb, ag);
+	evtimer_add(ag->maintenance, &tv);
+	store_audit(ag->store, "start", NULL);
+	log_info("agent", "outpost running: agent %s, %zu devices, store %s, "
+	    "health on %s", cfg->agent.id, ag->nadapters, cfg->agent.data_dir,
+	    cfg->health.listen);
+	return ag;
+fail:
+	agent_free(ag);
+	return NULL;
+}
+
+int
+agent_run(struct agent *ag)
+{
+	event_base_dispatch(ag->base);
+	return ag->exit_code;
+}
+
+void
+agent_stop(struct agent *ag)
+{
+	event_base_loopbreak(ag->base);
+}
+
+void
+agent_free(struct agent *ag)
+{
+	if (ag == NULL)
+		return;
+	health_free(ag->health);
+	agent_free_adapters(ag);
+	if (ag->sig_term != NULL)
+		event_free(ag->sig_term);
+	if (ag->sig_int != NULL)
+		event_free(ag->sig_int);
+	if (ag->sig_hup != NULL)
+		event_free(ag->sig_hup);
+	if (ag->maintenance != NULL)
+		event_free(ag->maintenance);
+	pipeline_free(ag->pipeline);
+	if (ag->store != NULL) {
+		store_audit(ag->store, "stop", NULL);
+		store_checkpoint(ag->store, 1);
+		store_free(ag->store);
+	}
+	sysinfo_free(ag->sysinfo);
+	if (ag->base != NULL)
+		event_base_free(ag->base);
+	config_free(ag->cfg);
+	free(ag);
+}
+
+struct event_base *
+agent_base(struct agent *ag)
+{
+	return ag->base;
+}
+
+const struct config *
+agent_config(struct agent *ag)
+{
+	return ag->cfg;
+}
+
+struct store *
+agent_store(struct agent *ag)
+{
+	return ag->store;
+}
+
+struct pipeline *
+agent_pipeline(struct agent *ag)
+{
+	return ag->pipeline;
+}
+
+struct sysinfo *
+agent_sysinfo(struct agent *ag)
+{
+	return ag->sysinfo;
+}
+
+size_t
+agent_adapter_count(struct agent *ag)
+{
+	return ag->nadapters;
+}
+
+struct adapter *
+agent_adapter_at(struct agent *ag, size_t i)
+{
+	return i < ag->nadapters ? ag->adapters[i] : NULL;
+}
+
+double
+agent_start_time(struct agent *ag)
+{
+	return ag->start_time;
+}
+
+double
+agent_uptime_s(struct agent *ag)
+{
+	return agent_clock(CLOCK_MONOTONIC) - ag->start_mono;
+}
+
+unsigned long long
+agent_reloads(struct agent *ag)
+{
+	return ag->reloads;
+}
+
+int
+agent_admin_flush(struct agent *ag, char **cause)
+{
+	if (pipeline_commit(ag->pipeline) == -1) {
+		xasprintf(cause, "commit failed: %s", store_errmsg(ag->store));
+		return -1;
+	}
+	store_audit(ag->store, "admin_flush", NULL);
+	return 0;
+}
+
+int
+agent_admin_purge(struct agent *ag, double older_than_s, long long *purged,
+    char **cause)
+{
+	char	 detail[64];
+
+	if (store_purge_sent(ag->store, agent_clock(CLOCK_REALTIME) -
+	    older_than_s, purged) == -1) {
+		xasprintf(cause, "purge failed: %s", store_errmsg(ag->store));
+		return -1;
+	}
+	snprintf(detail, sizeof detail, "{\"older_than_s\":%.0f,\"purged\":%lld}",
+	    older_than_s, *purged);
+	store_audit(ag->store, "admin_purge", detail);
+	return 0;
+}

@@ -1,0 +1,311 @@
+/*
+ * The reading path from adapters to the store. Readings wait in their
+ * source's ring until a group commit writes every ring in one transaction:
+ * at once (next loop turn) when a submitter waits to acknowledge its source
+ * or commit_max readings are buffered, else after commit_interval_s to spare
+ * the flash. Callbacks run only after COMMIT returned (invariant 1).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "recid.h"
+#include "store.h"
+#include "xmalloc.h"
+
+struct pipeline_src {
+	struct pipeline			*p;
+	char				*name;
+	struct ringbuf			*ring;
+	struct pipeline_src_stats	 stats;
+};
+
+struct pipeline {
+	struct event_base	*base;
+	struct store		*store;
+	char			*agent_id;
+	double			 commit_interval_s;
+	size_t			 commit_max;
+	struct pipeline_hooks	 hooks;
+	struct pipeline_src	**srcs;
+	size_t			 nsrcs;
+	struct event		*commit_timer;	/* the interval wait */
+	struct event		*commit_soon;	/* next loop turn */
+	int			 committing;
+	struct pipeline_stats	 stats;
+};
+
+static void	pipeline_commit_cb(evutil_socket_t, short, void *);
+
+struct pipeline *
+pipeline_new(struct event_base *base, struct store *store,
+    const struct pipeline_opts *opts)
+{
+	struct pipeline	*p = xcalloc(1, sizeof *p);
+
+	p->base = base;
+	p->store = store;
+	p->agent_id = xstrdup(opts->agent_id);
+	p->commit_interval_s = opts->commit_interval_s > 0 ?
+	    opts->commit_interval_s : 1.0;
+	p->commit_max = opts->commit_max > 0 ? opts->commit_max : 500;
+	p->commit_timer = evtimer_new(base, pipeline_commit_cb, p);
+	p->commit_soon = evtimer_new(base, pipeline_commit_cb, p);
+	return p;
+}
+
+void
+pipeline_free(struct pipeline *p)
+{
+	if (p == NULL)
+		return;
+	pipeline_commit(p);
+	while (p->nsrcs > 0)
+		pipeline_src_free(p->srcs[p->nsrcs - 1]);
+	free(p->srcs);
+	if (p->commit_timer != NULL)
+		event_free(p->commit_timer);
+	if (p->commit_soon != NULL)
+		event_free(p->commit_soon);
+	free(p->agent_id);
+	free(p);
+}
+
+void
+pipeline_set_hooks(struct pipeline *p, const struct pipeline_hooks *hooks)
+{
+	if (hooks == NULL)
+		memset(&p->hooks, 0, sizeof p->hooks);
+	else
+		p->hooks = *hooks;
+}
+
+void
+pipeline_set_agent_id(struct pipeline *p, const char *agent_id)
+{
+	free(p->agent_id);
+	p->agent_id = xstrdup(agent_id);
+}
+
+struct pipeline_src *
+pipeline_src_new(struct pipeline *p, const char *name, size_t capacity)
+{
+	struct pipeline_src	*src = xcalloc(1, sizeof *src);
+
+	src->p = p;
+	src->name = xstrdup(name);
+	src->ring = ringbuf_new(capacity);
+	p->srcs = xreallocarray(p->srcs, p->nsrcs + 1, sizeof *p->srcs);
+	p->srcs[p->nsrcs++] = src;
+	return src;
+}
+
+/* Refuses every reading src still holds: their sources will resend. */
+static void
+pipeline_src_drop_all(struct pipeline_src *src)
+{
+	struct ringbuf_slot	*slot;
+	size_t			 i, n = ringbuf_len(src->ring);
+
+	for (i = 0; i < n; i++) {
+		slot = ringbuf_at(src->ring, i);
+		if (slot->done != NULL)
+			slot->done(0, slot->arg);
+	}
+	ringbuf_pop(src->ring, n);
+	src->stats.dropped += n;
+	src->p->stats.dropped += n;
+	src->p->stats.buffered -= n;
+}
+
+void
+pipeline_src_free(struct pipeline_src *src)
+{
+	struct pipeline	*p;
+	size_t		 i;
+
+	if (src == NULL)
+		return;
+	p = src->p;
+	if (ringbuf_len(src->ring) > 0 && pipeline_commit(p) == -1) {
+		log_error("pipeline", "%s: %zu readings could not be stored",
+		    src->name, ringbuf_len(src->ring));
+		pipeline_src_drop_all(src);
+	}
+	for (i = 0; i < p->nsrcs; i++) {
+		if (p->srcs[i] == src) {
+			memmove(&p->srcs[i], &p->srcs[i + 1],
+			    (p->nsrcs - i - 1) * sizeof *p->srcs);
+			p->nsrcs--;
+			break;
+		}
+	}
+	ringbuf_free(src->ring);
+	free(src->name);
+	free(src);
+}
+
+const struct pipeline_src_stats *
+pipeline_src_stats(const struct pipeline_src *src)
+{
+	return &src->stats;
+}
+
+static void
+pipeline_schedule(struct pipeline *p, int soon)
+{
+	struct timeval	 tv;
+
+	if (soon) {
+		if (!evtimer_pending(p->commit_soon, NULL)) {
+			tv.tv_sec = 0;
+			tv.tv_usec = 0;
+			evtimer_add(p->commit_soon, &tv);
+		}
+		return;
+	}
+	if (evtimer_pending(p->commit_timer, NULL))
+		return;
+	tv.tv_sec = (time_t)p->commit_interval_s;
+	tv.tv_usec = (suseconds_t)((p->commit_interval_s - (double)tv.tv_sec) *
+	    1e6);
+	evtimer_add(p->commit_timer, &tv);
+}
+
+int
+pipeline_submit(struct pipeline_src *src, const struct reading *in,
+    pipeline_done_cb *done, void *arg)
+{
+	struct pipeline		*p = src->p;
+	struct ringbuf_slot	*slot;
+	struct reading		 r;
+
+	src->stats.submitted++;
+	if (!isfinite(in->value)) {
+		/* NaN cannot be stored or sent; the adapter should not ask. */
+		src->stats.dropped++;
+		p->stats.dropped++;
+		if (done != NULL)
+			done(0, arg);
+		return -1;
+	}
+	r = *in;
+	if (p->hooks.admit != NULL && p->hooks.admit(p->hooks.arg, &r) == -1) {
+		src->stats.filtered++;
+		p->stats.filtered++;
+		if (done != NULL)
+			done(1, arg);	/* refused by policy: nothing to redo */
+		return 0;
+	}
+	if (ringbuf_full(src->ring) && !p->committing)
+		pipeline_commit(p);
+	if ((slot = ringbuf_push(src->ring)) == NULL) {
+		/* The store is failing and the ring is full: refuse the
+		 * newest, so acknowledged sources redeliver it later. */
+		src->stats.dropped++;
+		p->stats.dropped++;
+		log_warn("pipeline", "%s: buffer full and store failing, "
+		    "reading refused", src->name);
+		if (done != NULL)
+			done(0, arg);
+		return -1;
+	}
+	slot->r = r;
+	slot->done = done;
+	slot->arg = arg;
+	recid_reading(p->agent_id, &slot->r);
+	src->stats.last_reading_ts = r.ts;
+	p->stats.buffered++;
+	pipeline_schedule(p, done != NULL || p->stats.buffered >= p->commit_max);
+	return 0;
+}
+
+static void
+pipeline_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline	*p = arg;
+
+	if (pipeline_commit(p) == -1)
+		pipeline_schedule(p, 0);
+}
+
+/* After COMMIT: hooks, completion callbacks, then free the slots. */
+static void
+pipeline_committed(struct pipeline *p)
+{
+	struct pipeline_src	*src;
+	struct ringbuf_slot	*slot;
+	size_t			 s, i, n;
+
+	for (s = 0; s < p->nsrcs; s++) {
+		src = p->srcs[s];
+		n = ringbuf_len(src->ring);
+		for (i = 0; i < n; i++) {
+			slot = ringbuf_at(src->ring, i);
+			if (p->hooks.committed != NULL)
+				p->hooks.committed(p->hooks.arg, &slot->r);
+			if (slot->done != NULL)
+				slot->done(1, slot->arg);
+		}
+		ringbuf_pop(src->ring, n);
+		src->stats.committed += n;
+		p->stats.committed += n;
+		p->stats.buffered -= n;
+	}
+}
+
+int
+pipeline_commit(struct pipeline *p)
+{
+	struct pipeline_src	*src;
+	size_t			 s, i, n;
+
+	if (p->stats.buffered == 0 || p->committing)
+		return 0;
+	p->committing = 1;
+	if (store_begin(p->store) == -1)
+		goto fail;
+	for (s = 0; s < p->nsrcs; s++) {
+		src = p->srcs[s];
+		n = ringbuf_len(src->ring);
+		for (i = 0; i < n; i++) {
+			if (store_add_reading(p->store,
+			    &ringbuf_at(src->ring, i)->r) == -1) {
+				store_rollback(p->store);
+				goto fail;
+			}
+		}
+	}
+	if (store_commit(p->store) == -1) {
+		store_rollback(p->store);
+		goto fail;
+	}
+	p->stats.commits++;
+	if (p->stats.consecutive_failures > 0)
+		log_info("pipeline", "store writable again after %llu failed "
+		    "commits", p->stats.consecutive_failures);
+	p->stats.consecutive_failures = 0;
+	pipeline_committed(p);
+	evtimer_del(p->commit_timer);
+	evtimer_del(p->commit_soon);
+	p->committing = 0;
+	return 0;
+fail:
+	p->stats.commit_failures++;
+	p->stats.consecutive_failures++;
+	log_error("pipeline", "commit of %zu readings failed: %s",
+	    p->stats.buffered, store_errmsg(p->store));
+	p->committing = 0;
+	return -1;
+}
+
+void
+pipeline_stats(const struct pipeline *p, struct pipeline_stats *out)
+{
+	*out = p->stats;
+}
