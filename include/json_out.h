@@ -38,6 +38,10 @@ void	 json_out_null(struct json_out *, const char *key);
 /* Inserts already valid JSON text as the value. */
 void	 json_out_raw(struct json_out *, const char *key, const char *json);
 
+/* Raw bytes, no separator: the buffer used for other wire formats. */
+void	 json_out_bytes(struct json_out *, const char *s, size_t len);
+/* Ensures room for extra more bytes (plus a NUL) after len. */
+void	 json_out_reserve(struct json_out *, size_t extra);
 /* Appends escaped string contents (no quotes) to any json_out buffer. */
 void	 json_out_escape(struct json_out *, const char *s, size_t len);
 /* Writes v with the shortest "%.17g"-exact form into buf (32 bytes). */

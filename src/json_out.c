@@ -33,7 +33,7 @@ json_out_free(struct json_out *j)
 	json_out_init(j);
 }
 
-static void
+void
 json_out_reserve(struct json_out *j, size_t extra)
 {
 	size_t	 want = j->len + extra + 1;
@@ -47,8 +47,8 @@ json_out_reserve(struct json_out *j, size_t extra)
 	j->buf = xreallocarray(j->buf, j->cap, 1);
 }
 
-static void
-json_out_append(struct json_out *j, const char *s, size_t len)
+void
+json_out_bytes(struct json_out *j, const char *s, size_t len)
 {
 	json_out_reserve(j, len);
 	memcpy(j->buf + j->len, s, len);
@@ -76,32 +76,32 @@ json_out_escape(struct json_out *j, const char *s, size_t len)
 
 		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
 			continue;
-		json_out_append(j, s + run, i - run);
+		json_out_bytes(j, s + run, i - run);
 		run = i + 1;
 		switch (c) {
 		case '"':
-			json_out_append(j, "\\\"", 2);
+			json_out_bytes(j, "\\\"", 2);
 			break;
 		case '\\':
-			json_out_append(j, "\\\\", 2);
+			json_out_bytes(j, "\\\\", 2);
 			break;
 		case '\n':
-			json_out_append(j, "\\n", 2);
+			json_out_bytes(j, "\\n", 2);
 			break;
 		case '\r':
-			json_out_append(j, "\\r", 2);
+			json_out_bytes(j, "\\r", 2);
 			break;
 		case '\t':
-			json_out_append(j, "\\t", 2);
+			json_out_bytes(j, "\\t", 2);
 			break;
 		default:
 			memcpy(esc, "\\u00", 4);
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 0xf];
-			json_out_append(j, esc, 6);
+			json_out_bytes(j, esc, 6);
 		}
 	}
-	json_out_append(j, s + run, len - run);
+	json_out_bytes(j, s + run, len - run);
 }
 
 /* Comma and key before a value at the current depth. */
@@ -114,7 +114,7 @@ json_out_prefix(struct json_out *j, const char *key)
 	if (key != NULL) {
 		json_out_char(j, '"');
 		json_out_escape(j, key, strlen(key));
-		json_out_append(j, "\":", 2);
+		json_out_bytes(j, "\":", 2);
 	}
 }
 
@@ -203,7 +203,7 @@ json_out_double(struct json_out *j, const char *key, double v)
 	int	 n = json_out_format_double(buf, v);
 
 	json_out_prefix(j, key);
-	json_out_append(j, buf, (size_t)n);
+	json_out_bytes(j, buf, (size_t)n);
 }
 
 void
@@ -213,7 +213,7 @@ json_out_int(struct json_out *j, const char *key, long long v)
 	int	 n = snprintf(buf, sizeof buf, "%lld", v);
 
 	json_out_prefix(j, key);
-	json_out_append(j, buf, (size_t)n);
+	json_out_bytes(j, buf, (size_t)n);
 }
 
 void
@@ -221,21 +221,21 @@ json_out_bool(struct json_out *j, const char *key, int v)
 {
 	json_out_prefix(j, key);
 	if (v)
-		json_out_append(j, "true", 4);
+		json_out_bytes(j, "true", 4);
 	else
-		json_out_append(j, "false", 5);
+		json_out_bytes(j, "false", 5);
 }
 
 void
 json_out_null(struct json_out *j, const char *key)
 {
 	json_out_prefix(j, key);
-	json_out_append(j, "null", 4);
+	json_out_bytes(j, "null", 4);
 }
 
 void
 json_out_raw(struct json_out *j, const char *key, const char *json)
 {
 	json_out_prefix(j, key);
-	json_out_append(j, json, strlen(json));
+	json_out_bytes(j, json, strlen(json));
 }
