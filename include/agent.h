@@ -14,7 +14,9 @@ struct adapter;
 struct agent;
 struct event_base;
 struct pipeline;
+struct spool;
 struct store;
+struct uplink;
 struct sysinfo;
 
 /*
@@ -36,6 +38,8 @@ struct event_base *agent_base(struct agent *);
 const struct config *agent_config(struct agent *);
 struct store	*agent_store(struct agent *);
 struct pipeline	*agent_pipeline(struct agent *);
+struct spool	*agent_spool(struct agent *);
+struct uplink	*agent_uplink(struct agent *);
 struct sysinfo	*agent_sysinfo(struct agent *);
 size_t		 agent_adapter_count(struct agent *);
 struct adapter	*agent_adapter_at(struct agent *, size_t);

@@ -58,6 +58,10 @@ struct cfg_rule {
 	struct toml_table	*table;		/* keys later features read */
 };
 
+/*
+ * The string members of struct config are its own (config_free() frees
+ * them); those of cfg_device and cfg_rule point into the tree.
+ */
 struct config {
 	char			*path;		/* file name or "(embedded)" */
 	struct toml_table	*root;		/* the effective tree */
@@ -99,6 +103,8 @@ struct config {
 		double		 flush_interval_s;
 		double		 timeout_s;
 		enum cloud_compress compress;
+		long long	 max_bytes_per_s;	/* upload cap, 0 = none */
+		double		 daily_budget_mb;	/* 0 = unlimited */
 		struct {
 			double	 base_delay_s;
 			double	 max_delay_s;
@@ -129,6 +135,12 @@ struct config {
 	size_t			 ndevices;
 	struct cfg_rule		*rules;
 	size_t			 nrules;
+
+	/* Private to config.c. */
+	int			*error_lines;	/* parallel to errors[] */
+	void			**owned;	/* freed by config_free() */
+	size_t			 nowned;
+	struct toml_table	*scratch;	/* stand-ins for mistyped tables */
 };
 
 /* The config used when no -c is given and CONFIG_DEFAULT_PATH is absent. */

@@ -58,6 +58,9 @@ int		 spool_nack(struct spool *, struct spool_batch *,
 /* Rejected by the collector: dead_letter, never retried. */
 int		 spool_reject(struct spool *, struct spool_batch *);
 
+/* The request was abandoned (stop, reload): queued again, no attempt. */
+int		 spool_release(struct spool *, struct spool_batch *);
+
 /* Drops queued records older than their priority's TTL; counted as shed. */
 int		 spool_expire(struct spool *, double now, long long *shed);
 /*

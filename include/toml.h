@@ -85,5 +85,7 @@ struct toml_value *toml_get(const struct toml_table *, const char *key);
 struct toml_value *toml_set(struct toml_table *, const char *key,
 		    const struct toml_value *v);
 const char	*toml_type_name(enum toml_type);
+/* s as a TOML basic string, or (key != 0) as a bare key when it can be. */
+char		*toml_quote(const char *s, int key);
 
 #endif

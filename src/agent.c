@@ -17,8 +17,10 @@
 #include "json_out.h"
 #include "log.h"
 #include "pipeline.h"
+#include "spool.h"
 #include "store.h"
 #include "sysinfo.h"
+#include "uplink.h"
 #include "xmalloc.h"
 
 #define AGENT_MAINTENANCE_S	30
@@ -27,6 +29,8 @@ struct agent {
 	struct config		*cfg;
 	struct event_base	*base;
 	struct store		*store;
+	struct spool		*spool;
+	struct uplink		*uplink;
 	struct pipeline		*pipeline;
 	struct sysinfo		*sysinfo;
 	struct health		*health;
@@ -142,6 +146,38 @@ agent_apply_logging(const struct config *cfg)
 	log_configure(cfg->logging.level, cfg->logging.format);
 }
 
+static void
+agent_spool_opts(const struct config *cfg, struct spool_opts *o)
+{
+	int	 p;
+
+	memset(o, 0, sizeof *o);
+	for (p = 0; p < PRIORITY_COUNT; p++)
+		o->ttl_s[p] = cfg->cloud.ttl_hours[p] * 3600.0;
+	o->max_attempts = cfg->cloud.retry.max_attempts;
+	o->max_db_bytes = cfg->store.max_db_mb * 1048576LL;
+}
+
+/* Per committed reading: the uplink flushes once a batch is waiting. */
+static void
+agent_committed_cb(void *arg, const struct reading *r)
+{
+	struct agent	*ag = arg;
+
+	uplink_committed(ag->uplink, 1);
+}
+
+static void
+agent_set_hooks(struct agent *ag)
+{
+	struct pipeline_hooks	 hooks;
+
+	memset(&hooks, 0, sizeof hooks);
+	hooks.committed = agent_committed_cb;
+	hooks.arg = ag;
+	pipeline_set_hooks(ag->pipeline, &hooks);
+}
+
 /* SIGHUP: validate the whole new config, then swap; else keep the old. */
 static void
 agent_reload(struct agent *ag)
@@ -151,6 +187,7 @@ agent_reload(struct agent *ag)
 	size_t		 nadapters = 0, i;
 	char		*cause = NULL;
 	struct json_out	 j;
+	struct spool_opts so;
 
 	if (strcmp(ag->cfg->path, "(embedded)") == 0)
 		cfg = config_load(NULL, &cause);
@@ -175,6 +212,13 @@ agent_reload(struct agent *ag)
 		log_error("agent", "reload refused: %s", cause);
 		goto out;
 	}
+	if (uplink_reconfigure(ag->uplink, cfg, &cause) == -1) {
+		log_error("agent", "reload refused: %s", cause);
+		for (i = 0; i < nadapters; i++)
+			adapter_free(adapters[i]);
+		free(adapters);
+		goto out;
+	}
 	agent_free_adapters(ag);
 	/* Keep the running store and listener settings until restart. */
 	free(cfg->agent.data_dir);
@@ -186,6 +230,8 @@ agent_reload(struct agent *ag)
 	cfg = NULL;
 	agent_apply_logging(ag->cfg);
 	pipeline_set_agent_id(ag->pipeline, ag->cfg->agent.id);
+	agent_spool_opts(ag->cfg, &so);
+	spool_set_opts(ag->spool, &so);
 	ag->adapters = adapters;
 	ag->nadapters = nadapters;
 	agent_start_adapters(ag);
@@ -220,12 +266,25 @@ agent_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* Storage upkeep: TTL, the size cap, retention, a bounded WAL. */
+static void
+agent_maintenance(struct agent *ag)
+{
+	double		 now = agent_clock(CLOCK_REALTIME);
+	long long	 n = 0;
+
+	spool_expire(ag->spool, now, &n);
+	spool_shed(ag->spool, &n);
+	if (ag->cfg->store.retention_hours > 0)
+		store_purge_sent(ag->store, now -
+		    (double)ag->cfg->store.retention_hours * 3600.0, &n);
+	store_checkpoint(ag->store, 0);
+}
+
 static void
 agent_maintenance_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct agent	*ag = arg;
-
-	store_checkpoint(ag->store, 0);
+	agent_maintenance(arg);
 }
 
 struct agent *
@@ -234,6 +293,7 @@ agent_new(struct config *cfg, char **cause)
 	struct agent		*ag = xcalloc(1, sizeof *ag);
 	struct store_opts	 so;
 	struct pipeline_opts	 po;
+	struct spool_opts	 spo;
 	struct timeval		 tv = { AGENT_MAINTENANCE_S, 0 };
 	long long		 requeued = 0;
 
@@ -257,11 +317,18 @@ agent_new(struct config *cfg, char **cause)
 		    "stop: queued again", requeued);
 	store_meta_set(ag->store, "agent_id", cfg->agent.id);
 
+	agent_spool_opts(cfg, &spo);
+	ag->spool = spool_new(ag->store, &spo);
+	if ((ag->uplink = uplink_new(ag->base, ag->store, ag->spool, cfg,
+	    cause)) == NULL)
+		goto fail;
+
 	memset(&po, 0, sizeof po);
 	po.agent_id = cfg->agent.id;
 	po.commit_interval_s = cfg->store.commit_interval_s;
 	po.commit_max = (size_t)cfg->store.commit_max;
 	ag->pipeline = pipeline_new(ag->base, ag->store, &po);
+	agent_set_hooks(ag);
 	ag->sysinfo = sysinfo_new("/", cfg->agent.data_dir);
 
 	if (agent_build_adapters(cfg, &ag->adapters, &ag->nadapters,
@@ -280,6 +347,7 @@ agent_new(struct config *cfg, char **cause)
 	ag->maintenance = event_new(ag->base, -1, EV_PERSIST,
 	    agent_maintenance_cb, ag);
 	evtimer_add(ag->maintenance, &tv);
+	agent_maintenance(ag);
 	store_audit(ag->store, "start", NULL);
 	log_info("agent", "outpost running: agent %s, %zu devices, store %s, "
 	    "health on %s", cfg->agent.id, ag->nadapters, cfg->agent.data_dir,
@@ -319,6 +387,8 @@ agent_free(struct agent *ag)
 	if (ag->maintenance != NULL)
 		event_free(ag->maintenance);
 	pipeline_free(ag->pipeline);
+	uplink_free(ag->uplink);
+	spool_free(ag->spool);
 	if (ag->store != NULL) {
 		store_audit(ag->store, "stop", NULL);
 		store_checkpoint(ag->store, 1);
@@ -347,6 +417,18 @@ struct store *
 agent_store(struct agent *ag)
 {
 	return ag->store;
+}
+
+struct spool *
+agent_spool(struct agent *ag)
+{
+	return ag->spool;
+}
+
+struct uplink *
+agent_uplink(struct agent *ag)
+{
+	return ag->uplink;
 }
 
 struct pipeline *
@@ -398,6 +480,7 @@ agent_admin_flush(struct agent *ag, char **cause)
 		xasprintf(cause, "commit failed: %s", store_errmsg(ag->store));
 		return -1;
 	}
+	uplink_flush(ag->uplink, "admin request");
 	store_audit(ag->store, "admin_flush", NULL);
 	return 0;
 }

@@ -49,6 +49,7 @@ enum spool_op {
 	SPOOL_ACK,
 	SPOOL_NACK,
 	SPOOL_REJECT,
+	SPOOL_RELEASE,
 	SPOOL_EXPIRE,
 	SPOOL_SHED_QUEUED,
 	SPOOL_SHED_DEAD,
@@ -63,6 +64,7 @@ enum spool_op {
 	"AND attempts + 1 >= ?2 THEN 3 ELSE 0 END WHERE seq = ?1 "		\
 	"RETURNING state",							\
 	"UPDATE " t " SET state = 3, attempts = attempts + 1 WHERE seq = ?1",	\
+	"UPDATE " t " SET state = 0 WHERE seq = ?1 AND state = 1",		\
 	"DELETE FROM " t " WHERE state = 0 AND priority = ?1 AND " ts " < ?2",	\
 	"DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t " WHERE "	\
 	"state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2)",			\
@@ -382,6 +384,12 @@ int
 spool_reject(struct spool *sp, struct spool_batch *b)
 {
 	return spool_apply(sp, b, SPOOL_REJECT, 0, NULL);
+}
+
+int
+spool_release(struct spool *sp, struct spool_batch *b)
+{
+	return spool_apply(sp, b, SPOOL_RELEASE, 0, NULL);
 }
 
 static int

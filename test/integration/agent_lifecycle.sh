@@ -23,7 +23,10 @@ lib_wait_until 20 has_rows
 # adapter stores real host values only.
 out=$(lib_sql "$db" "SELECT count(*) FROM readings WHERE device = 'hold' AND (value < 2 OR value > 6)")
 [ "$out" = 0 ] || fail "$out sim values outside [2, 6]"
-lib_wait_until 10 test "$(lib_sql "$db" "SELECT count(*) FROM readings WHERE sensor = 'system.mem_used_percent'")" -ge 1
+has_memory() {
+	[ "$(lib_sql "$db" "SELECT count(*) FROM readings WHERE sensor = 'system.mem_used_percent'")" -ge 1 ]
+}
+lib_wait_until 10 has_memory
 out=$(lib_sql "$db" "SELECT count(*) FROM readings WHERE sensor = 'system.mem_used_percent' AND (value <= 0 OR value > 100)")
 [ "$out" = 0 ] || fail "memory percentage out of range"
 
@@ -47,7 +50,7 @@ pending=$(echo "$health" | lib_json queue.pending)
 # committed still in the store.
 before=$(curl -sf "http://127.0.0.1:$port/health" | lib_json readings_processed)
 start=$(date +%s%N)
-rc=$(lib_stop_agent TERM)
+lib_stop_agent TERM; rc=$AGENT_RC
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$rc" = 0 ] || fail "exit code $rc after SIGTERM"
 [ "$elapsed_ms" -lt 2000 ] || fail "took ${elapsed_ms} ms to stop"
@@ -61,6 +64,6 @@ lib_sql "$db" "SELECT kind FROM audit ORDER BY seq" | tr '\n' ' ' | grep -q 'sta
 # SIGINT behaves the same.
 lib_start_agent "$T/outpost.toml"
 lib_wait_http "http://127.0.0.1:$port/health/live"
-rc=$(lib_stop_agent INT)
+lib_stop_agent INT; rc=$AGENT_RC
 [ "$rc" = 0 ] || fail "exit code $rc after SIGINT"
 echo "ok: $total readings, stopped in ${elapsed_ms} ms"

@@ -50,8 +50,33 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
+# lib_cloud_toml URL [EXTRA_LINES]: a [cloud] section for a test
+# collector, with timers shrunk so tests never wait for real defaults.
+lib_cloud_toml() {
+	cat <<CLOUD
+[cloud]
+enabled = true
+endpoint = "$1"
+ca_file = "$T/certs/ca.pem"
+token = "test-token"
+batch_size = 50
+flush_interval = 0.2
+timeout = 2
+${2:-}
+
+[cloud.retry]
+base_delay = 0.1
+max_delay = 0.4
+
+[cloud.breaker]
+failure_threshold = 3
+recovery_timeout = 1
+CLOUD
+}
+
 # lib_write_config FILE PORT: a test config (two fast sim devices and the
 # system adapter, store under $T/data); extra TOML is appended from stdin.
+# LIB_CLOUD, if set, replaces the [cloud] section (cloud off by default).
 lib_write_config() {
 	local file=$1 port=$2
 	cat >"$file" <<CONF
@@ -69,8 +94,8 @@ commit_interval = 0.2
 [health]
 listen = "127.0.0.1:$port"
 
-[cloud]
-enabled = false
+${LIB_CLOUD:-[cloud]
+enabled = false}
 
 [[device]]
 name = "hold"
@@ -140,14 +165,14 @@ lib_wait_until() {
 	done
 }
 
-# lib_stop_agent [SIGNAL]: signals the agent, waits, echoes its exit code.
+# lib_stop_agent [SIGNAL]: signals the agent, waits, sets AGENT_RC to its
+# exit code. (Not in $(...): a subshell cannot wait for our child.)
 lib_stop_agent() {
-	local sig=${1:-TERM} rc
+	local sig=${1:-TERM}
 	kill -"$sig" "$AGENT_PID" 2>/dev/null
 	wait "$AGENT_PID" 2>/dev/null
-	rc=$?
+	AGENT_RC=$?
 	AGENT_PID=""
-	echo "$rc"
 }
 
 # lib_sql DB SQL: one query through the sqlite3 shell (read-only use).
@@ -162,4 +187,75 @@ v = json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     v = v[int(k)] if isinstance(v, list) else v[k]
 print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1"
+}
+
+# lib_make_certs DIR: a test CA and, signed by it, a server certificate for
+# 127.0.0.1/localhost, one for another host name, an expired one, and a
+# client certificate. Also an unrelated CA. All PEM, keys unencrypted.
+lib_make_certs() {
+	local d=$1
+	mkdir -p "$d"
+	(
+	cd "$d" || exit 1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout ca.key -out ca.pem -days 30 -subj "/CN=outpost test CA" \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout other-ca.key -out other-ca.pem -days 30 \
+		-subj "/CN=some other CA" 2>/dev/null
+	lib_sign_cert server "DNS:localhost,IP:127.0.0.1" 30
+	lib_sign_cert wronghost "DNS:collector.example.net" 30
+	lib_sign_cert client "DNS:outpost-client" 30 clientAuth
+	# Expired: its validity ends a day before it starts (-days -1).
+	lib_sign_cert expired "DNS:localhost,IP:127.0.0.1" -1
+	) || fail "certificate generation failed"
+	[ -s "$d/expired.pem" ] || fail "no expired certificate"
+}
+
+# lib_sign_cert NAME SAN DAYS [EKU]: NAME.key/NAME.pem signed by ca.pem.
+lib_sign_cert() {
+	local name=$1 san=$2 days=$3 eku=${4:-serverAuth}
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$name.key" -out "$name.csr" -subj "/CN=$name" 2>/dev/null
+	printf 'subjectAltName=%s\nextendedKeyUsage=%s\n' "$san" "$eku" >"$name.ext"
+	openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key \
+		-CAcreateserial -out "$name.pem" -days "$days" \
+		-extfile "$name.ext" 2>/dev/null
+}
+
+# lib_start_collector NAME [collector.py args...]: starts the test
+# collector on a free port; sets COLLECTOR_PORT. Uploads land in
+# $T/NAME.jsonl, counters in $T/NAME.stats.
+lib_start_collector() {
+	local name=$1; shift
+	rm -f "$T/$name.port"
+	python3 "$OUTPOST_SRCDIR/test/tools/collector.py" --port-file "$T/$name.port" \
+		--store "$T/$name.jsonl" --stats "$T/$name.stats" "$@" \
+		>>"$T/$name.log" 2>&1 &
+	lib_track $!
+	COLLECTOR_PID=$!
+	lib_wait_until 10 test -s "$T/$name.port"
+	COLLECTOR_PORT=$(cat "$T/$name.port")
+}
+
+# lib_collector_mode URL MODE: switches the collector's fault mode.
+lib_collector_mode() {
+	curl -sfk -X POST --data "$2" "$1/_control" >/dev/null ||
+		fail "collector did not take mode $2"
+}
+
+# lib_collector_stat NAME KEY: a counter of the collector.
+lib_collector_stat() {
+	python3 -c 'import json, sys
+print(json.load(open(sys.argv[1])).get(sys.argv[2], 0))' "$T/$1.stats" "$2" 2>/dev/null || echo 0
+}
+
+# lib_collector_ids NAME: every record id the collector accepted, sorted, once.
+lib_collector_ids() {
+	python3 -c 'import json, sys
+ids = set()
+for line in open(sys.argv[1]):
+    ids.update(json.loads(line)["ids"])
+print("\n".join(sorted(ids)))' "$T/$1.jsonl" 2>/dev/null
 }

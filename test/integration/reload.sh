@@ -44,7 +44,7 @@ n2=$(lib_sql "$db" "SELECT count(*) FROM readings WHERE device = 'deck'")
 sed -i '$d' "$T/outpost.toml"
 for i in 1 2 3 4 5; do kill -HUP "$AGENT_PID"; sleep 0.1; done
 processed=$(curl -sf "http://127.0.0.1:$port/health" | lib_json readings_processed)
-rc=$(lib_stop_agent TERM)
+lib_stop_agent TERM; rc=$AGENT_RC
 [ "$rc" = 0 ] || fail "exit code $rc"
 total=$(lib_sql "$db" "SELECT count(*) FROM readings")
 [ "$total" -ge "$processed" ] || fail "$total stored < $processed processed"

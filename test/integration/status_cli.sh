@@ -11,7 +11,10 @@ sed -i 's/^\[health\]$/[health]\nadmin_token = "${TEST_ADMIN_TOKEN:-}"/' "$T/out
 export TEST_ADMIN_TOKEN=let-me-in
 lib_start_agent "$T/outpost.toml"
 lib_wait_http "http://127.0.0.1:$port/health/live"
-lib_wait_until 10 test "$(curl -sf "http://127.0.0.1:$port/health" | lib_json readings_processed)" -gt 0
+processed() {
+	[ "$(curl -sf "http://127.0.0.1:$port/health" | lib_json readings_processed)" -gt 0 ]
+}
+lib_wait_until 10 processed
 
 set +e
 "$OUTPOST_BIN" status -c "$T/outpost.toml" >"$T/status" 2>&1; rc=$?
@@ -28,7 +31,7 @@ TEST_ADMIN_TOKEN=wrong "$OUTPOST_BIN" flush -c "$T/outpost.toml" >"$T/flush" 2>&
 	fail "flush with a wrong token succeeded"
 grep -q 'HTTP 401' "$T/flush" || fail "wrong token: $(cat "$T/flush")"
 
-[ "$(lib_stop_agent TERM)" = 0 ] || fail "stop"
+lib_stop_agent TERM; [ "$AGENT_RC" = 0 ] || fail "stop"
 set +e
 "$OUTPOST_BIN" status -c "$T/outpost.toml" >"$T/status" 2>&1; rc=$?
 set -e
