@@ -23,83 +23,86 @@ enum store_state {
 	STORE_DEAD_LETTER = 3,
 };
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION 1
 
 struct store_opts {
-	int		 durability_full;	/* synchronous=FULL */
-	long long	 checkpoint_pages;	/* WAL pages before checkpoint */
-	long long	 cache_kib;		/* SQLite page cache bound */
+	int durability_full;	    /* synchronous=FULL */
+	long long checkpoint_pages; /* WAL pages before checkpoint */
+	long long cache_kib;	    /* SQLite page cache bound */
 };
 
 struct store_queue_stats {
-	long long	 pending;		/* queued */
-	long long	 in_flight;
-	long long	 by_priority[PRIORITY_COUNT];	/* queued */
-	long long	 dead_letter;
-	long long	 sent;
-	double		 oldest_pending_ts;	/* 0 when none */
-	long long	 shed_total;		/* from meta */
+	long long pending; /* queued */
+	long long in_flight;
+	long long by_priority[PRIORITY_COUNT]; /* queued */
+	long long dead_letter;
+	double oldest_pending_ts; /* 0 when none */
+	long long shed_total;	  /* from meta */
 };
 
-/* Opens or creates <dir>/outpost.db (dir created 0700, file 0600). */
-struct store	*store_open(const char *dir, const struct store_opts *,
-		    char **cause);
-void		 store_free(struct store *);
+/*
+ * Opens or creates <dir>/outpost.db (dir created 0700, files 0600),
+ * migrates its schema; refuses a newer schema and a directory another
+ * process holds (<dir>/outpost.lock). NULL with *cause set on failure.
+ */
+struct store *store_open(
+    const char *dir, const struct store_opts *, char **cause);
+void store_free(struct store *);
 
 /*
  * Group commit: begin, add many, commit (or rollback on failure). Once
  * store_commit returns 0 the readings survive a crash of the process
  * (synchronous=NORMAL) or of the machine (durability_full). A failed
  * commit leaves nothing of the transaction; store_rollback is then a
- * no-op. store_add_reading ignores a reading whose id is already stored,
- * and refuses (-1, transaction intact) a non-finite ts or value or an
+ * no-op. store_add_reading ignores a replay (same ts and id, stored
+ * before) and refuses (-1, transaction intact) a non-finite ts or value or an
  * unknown priority.
  */
-int		 store_begin(struct store *);
-int		 store_add_reading(struct store *, const struct reading *);
-int		 store_commit(struct store *);
-void		 store_rollback(struct store *);
+int store_begin(struct store *);
+int store_add_reading(struct store *, const struct reading *);
+int store_commit(struct store *);
+void store_rollback(struct store *);
 
 /* Start-up recovery (DESIGN invariant 4): in_flight back to queued. */
-int		 store_requeue_in_flight(struct store *, long long *n);
+int store_requeue_in_flight(struct store *, long long *n);
 
-/* Reads the partial indexes only: cost grows with the pending set. */
-int		 store_queue_stats(struct store *, struct store_queue_stats *);
+/*
+ * Reads the partial indexes only: the cost grows with the backlog, not
+ * with the sent history (no count of sent rows, which would walk the
+ * whole table on every /health and /metrics request).
+ */
+int store_queue_stats(struct store *, struct store_queue_stats *);
 /* Row counts, or -1. */
-long long	 store_count_readings(struct store *);
-long long	 store_count_events(struct store *);
+long long store_count_readings(struct store *);
+long long store_count_events(struct store *);
 
 /* Passive checkpoint when the WAL holds more than checkpoint_pages (or
  * always, with force); truncates the WAL file when force is set. */
-int		 store_checkpoint(struct store *, int force);
+int store_checkpoint(struct store *, int force);
 /* page_count * page_size; the free part is reused before the file grows. */
-long long	 store_db_bytes(struct store *);
-long long	 store_db_free_bytes(struct store *);
-long long	 store_wal_bytes(struct store *);
+long long store_db_bytes(struct store *);
+long long store_db_free_bytes(struct store *);
+long long store_wal_bytes(struct store *);
 
 /*
  * Deletes uploaded (sent) records stamped before before_ts: readings and
  * events by ts, summaries by period_start; one transaction.
  */
-int		 store_purge_sent(struct store *, double before_ts,
-		    long long *purged);
+int store_purge_sent(struct store *, double before_ts, long long *purged);
 
 /*
  * Key-value table "meta". store_meta_get returns 0 with the value in buf,
  * 1 when the key is absent (buf = ""), -1 on error or when the value does
  * not fit in len bytes.
  */
-int		 store_meta_get(struct store *, const char *key, char *buf,
-		    size_t len);
-int		 store_meta_set(struct store *, const char *key,
-		    const char *value);
+int store_meta_get(struct store *, const char *key, char *buf, size_t len);
+int store_meta_set(struct store *, const char *key, const char *value);
 /* Appends a row to "audit". */
-int		 store_audit(struct store *, const char *kind,
-		    const char *detail);
+int store_audit(struct store *, const char *kind, const char *detail);
 
 /* Last SQLite error text, for logs. */
-const char	*store_errmsg(struct store *);
+const char *store_errmsg(struct store *);
 /* The handle, for modules of the same layer (spool). */
-struct sqlite3	*store_db(struct store *);
+struct sqlite3 *store_db(struct store *);
 
 #endif

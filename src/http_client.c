@@ -33,8 +33,8 @@
 #include "tlsio.h"
 #include "xmalloc.h"
 
-#define HTTP_CLIENT_READ_CHUNK	4096
-#define HTTP_CLIENT_MIN_SEND	512	/* throttle: smallest write */
+#define HTTP_CLIENT_READ_CHUNK 4096
+#define HTTP_CLIENT_MIN_SEND 512 /* throttle: smallest write */
 
 enum http_conn_state {
 	HTTP_CONN_RESOLVING,
@@ -42,87 +42,87 @@ enum http_conn_state {
 	HTTP_CONN_HANDSHAKE,
 	HTTP_CONN_SENDING,
 	HTTP_CONN_RECEIVING,
-	HTTP_CONN_IDLE,		/* kept alive between requests */
-	HTTP_CONN_CLOSED,	/* waiting to be freed */
+	HTTP_CONN_IDLE,	  /* kept alive between requests */
+	HTTP_CONN_CLOSED, /* waiting to be freed */
 };
 
 struct http_conn {
-	struct http_client	*client;
-	struct http_conn	*next;		/* on the client's closed list */
-	enum http_conn_state	 state;
-	int			 fd;
-	struct event		*io;		/* the one wait on fd */
-	struct event		*timer;		/* the phase deadline */
-	struct tlsio		*tls;
-	int			 tls_on;
-	char			*host;
-	int			 port;
+	struct http_client *client;
+	struct http_conn *next; /* on the client's closed list */
+	enum http_conn_state state;
+	int fd;
+	struct event *io;    /* the one wait on fd */
+	struct event *timer; /* the phase deadline */
+	struct tlsio *tls;
+	int tls_on;
+	char *host;
+	int port;
 	struct evdns_getaddrinfo_request *dns_req;
-	struct evutil_addrinfo	*ai;
-	struct evutil_addrinfo	*ai_next;	/* address being tried */
-	char			 connect_error[160];
-	uint64_t		 bytes_in;	/* plain sockets */
-	uint64_t		 bytes_out;
-	int			 no_reuse;	/* bytes after the response */
+	struct evutil_addrinfo *ai;
+	struct evutil_addrinfo *ai_next; /* address being tried */
+	char connect_error[160];
+	uint64_t bytes_in; /* plain sockets */
+	uint64_t bytes_out;
+	int no_reuse; /* bytes after the response */
 };
 
 struct http_client {
-	struct event_base	*base;
-	struct evdns_base	*dns;
-	int			 own_dns;
+	struct event_base *base;
+	struct evdns_base *dns;
+	int own_dns;
 	struct http_client_options opt;
-	char			*log_name;
-	struct http_response	*resp;
-	struct event		*start_ev;	/* zero timeout: begin */
-	struct event		*reap_ev;	/* zero timeout: free closed */
-	struct event		*throttle_ev;
-	struct http_conn	*conn;
-	struct http_conn	*closed;
+	char *log_name;
+	struct http_response *resp;
+	struct event *start_ev; /* zero timeout: begin */
+	struct event *reap_ev;	/* zero timeout: free closed */
+	struct event *throttle_ev;
+	struct http_conn *conn;
+	struct http_conn *closed;
 
 	/* The request in progress. */
-	int			 busy;
-	struct http_url		 url;
-	int			 head_method;
-	char			*head;		/* serialized request head */
-	size_t			 head_len;
-	const unsigned char	*body;		/* borrowed */
-	size_t			 body_len;
-	size_t			 sent;		/* of head_len + body_len */
-	size_t			 got;		/* response bytes read */
-	int			 reused;
-	int			 retried;
-	uint64_t		 base_in;	/* conn bytes counted so far */
-	uint64_t		 base_out;
-	uint64_t		 req_in;	/* this request's bytes */
-	uint64_t		 req_out;
-	int			 tls_resumed;
-	double			 started;	/* monotonic s */
-	http_client_cb		 cb;
-	void			*cb_arg;
-	char			 error[320];
+	int busy;
+	struct http_url url;
+	int head_method;
+	char *head; /* serialized request head */
+	size_t head_len;
+	const unsigned char *body; /* borrowed */
+	size_t body_len;
+	size_t sent; /* of head_len + body_len */
+	size_t got;  /* response bytes read */
+	int reused;
+	int retried;
+	uint64_t base_in; /* conn bytes counted so far */
+	uint64_t base_out;
+	uint64_t req_in; /* this request's bytes */
+	uint64_t req_out;
+	int tls_resumed;
+	double started; /* monotonic s */
+	http_client_cb cb;
+	void *cb_arg;
+	char error[320];
 
-	double			 tokens;	/* throttle bucket, bytes */
-	double			 tokens_at;
+	double tokens; /* throttle bucket, bytes */
+	double tokens_at;
 
-	int			 in_cb;
-	int			 dead;
-	unsigned long long	 connections;
-	unsigned long long	 requests;
+	int in_cb;
+	int dead;
+	unsigned long long connections;
+	unsigned long long requests;
 };
 
-static void	http_client_fail(struct http_client *, enum http_layer,
-		    const char *, ...) __attribute__((format(printf, 3, 4)));
-static void	http_conn_io_cb(evutil_socket_t, short, void *);
-static void	http_conn_connect_next(struct http_conn *);
-static void	http_client_connect(struct http_client *);
-static void	http_client_send_step(struct http_client *);
-static void	http_client_recv_step(struct http_client *);
-static void	http_client_handshake_step(struct http_client *);
+static void http_client_fail(struct http_client *, enum http_layer,
+    const char *, ...) __attribute__((format(printf, 3, 4)));
+static void http_conn_io_cb(evutil_socket_t, short, void *);
+static void http_conn_connect_next(struct http_conn *);
+static void http_client_connect(struct http_client *);
+static void http_client_send_step(struct http_client *);
+static void http_client_recv_step(struct http_client *);
+static void http_client_handshake_step(struct http_client *);
 
 static double
 http_client_now(void)
 {
-	struct timespec	ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
@@ -131,7 +131,7 @@ http_client_now(void)
 static struct timeval
 http_client_tv(double s)
 {
-	struct timeval	tv;
+	struct timeval tv;
 
 	if (s < 0)
 		s = 0;
@@ -158,14 +158,13 @@ http_layer_name(enum http_layer layer)
 	return "unknown";
 }
 
-static void
-http_url_errorf(char *err, size_t errlen, const char *fmt, ...)
+static void http_url_errorf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
 http_url_errorf(char *err, size_t errlen, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	if (err == NULL || errlen == 0)
 		return;
@@ -177,11 +176,11 @@ http_url_errorf(char *err, size_t errlen, const char *fmt, ...)
 int
 http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen)
 {
-	const char	*p, *end, *host, *host_end, *after, *q;
-	char		 tmp[INET6_ADDRSTRLEN];
-	struct in6_addr	 a6;
-	size_t		 len;
-	long		 port;
+	const char *p, *end, *host, *host_end, *after, *q;
+	char tmp[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+	size_t len;
+	long port;
 
 	memset(u, 0, sizeof *u);
 	if (strncasecmp(url, "http://", 7) == 0) {
@@ -192,14 +191,14 @@ http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen)
 		u->tls = 1;
 		u->port = 443;
 	} else {
-		http_url_errorf(err, errlen, "%s: not an http:// or https:// "
-		    "URL", url);
+		http_url_errorf(
+		    err, errlen, "%s: not an http:// or https:// URL", url);
 		return -1;
 	}
 	end = p + strcspn(p, "/?#");
 	if (memchr(p, '@', end - p) != NULL) {
-		http_url_errorf(err, errlen, "%s: user info in URLs is not "
-		    "supported", url);
+		http_url_errorf(
+		    err, errlen, "%s: user info in URLs is not supported", url);
 		return -1;
 	}
 	if (*p == '[') {
@@ -240,7 +239,7 @@ http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen)
 			port = port * 10 + (*q - '0');
 		}
 		if (q == after + 1 && q == end)
-			port = u->port;	/* "host:" means the default */
+			port = u->port; /* "host:" means the default */
 		if (q != end || port < 1 || port > 65535) {
 			http_url_errorf(err, errlen, "%s: bad port", url);
 			return -1;
@@ -250,8 +249,8 @@ http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen)
 	len = strcspn(end, "#");
 	for (q = end; q < end + len; q++) {
 		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) {
-			http_url_errorf(err, errlen, "%s: bad character in "
-			    "the path", url);
+			http_url_errorf(
+			    err, errlen, "%s: bad character in the path", url);
 			return -1;
 		}
 	}
@@ -287,7 +286,7 @@ http_conn_bytes(struct http_conn *conn, uint64_t *in, uint64_t *out)
 static void
 http_client_account(struct http_client *c)
 {
-	uint64_t	in, out;
+	uint64_t in, out;
 
 	if (c->conn == NULL)
 		return;
@@ -301,8 +300,8 @@ http_client_account(struct http_client *c)
 static void
 http_client_reap_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct http_client	*c = arg;
-	struct http_conn	*conn;
+	struct http_client *c = arg;
+	struct http_conn *conn;
 
 	while ((conn = c->closed) != NULL) {
 		c->closed = conn->next;
@@ -322,8 +321,8 @@ http_client_reap_cb(evutil_socket_t fd, short what, void *arg)
 static void
 http_conn_close(struct http_conn *conn, const char *reason)
 {
-	struct http_client	*c = conn->client;
-	struct timeval		 zero = { 0, 0 };
+	struct http_client *c = conn->client;
+	struct timeval zero = {0, 0};
 
 	if (conn->state == HTTP_CONN_CLOSED)
 		return;
@@ -362,7 +361,7 @@ http_conn_close(struct http_conn *conn, const char *reason)
 static struct http_conn *
 http_conn_new(struct http_client *c)
 {
-	struct http_conn	*conn = xcalloc(1, sizeof *conn);
+	struct http_conn *conn = xcalloc(1, sizeof *conn);
 
 	conn->client = c;
 	conn->fd = -1;
@@ -377,15 +376,15 @@ http_conn_new(struct http_client *c)
 static void
 http_conn_wait(struct http_conn *conn, short what)
 {
-	struct http_client	*c = conn->client;
+	struct http_client *c = conn->client;
 
 	if (conn->io == NULL)
-		conn->io = event_new(c->base, conn->fd, what, http_conn_io_cb,
-		    conn);
+		conn->io =
+		    event_new(c->base, conn->fd, what, http_conn_io_cb, conn);
 	else {
 		event_del(conn->io);
-		event_assign(conn->io, c->base, conn->fd, what,
-		    http_conn_io_cb, conn);
+		event_assign(
+		    conn->io, c->base, conn->fd, what, http_conn_io_cb, conn);
 	}
 	event_add(conn->io, NULL);
 }
@@ -393,7 +392,7 @@ http_conn_wait(struct http_conn *conn, short what)
 static void
 http_conn_arm(struct http_conn *conn, double seconds)
 {
-	struct timeval	tv = http_client_tv(seconds);
+	struct timeval tv = http_client_tv(seconds);
 
 	evtimer_add(conn->timer, &tv);
 }
@@ -402,9 +401,9 @@ http_conn_arm(struct http_conn *conn, double seconds)
 static void
 http_client_finish(struct http_client *c, enum http_layer layer)
 {
-	struct http_result	 r;
-	http_client_cb		 cb = c->cb;
-	void			*arg = c->cb_arg;
+	struct http_result r;
+	http_client_cb cb = c->cb;
+	void *arg = c->cb_arg;
 
 	memset(&r, 0, sizeof r);
 	r.layer = layer;
@@ -414,8 +413,8 @@ http_client_finish(struct http_client *c, enum http_layer layer)
 		r.status = http_response_status(c->resp);
 		r.response = c->resp;
 		r.body = http_response_body(c->resp, &r.body_len);
-		r.retry_after_s = http_response_retry_after_s(c->resp,
-		    time(NULL));
+		r.retry_after_s =
+		    http_response_retry_after_s(c->resp, time(NULL));
 	}
 	r.reused = c->reused;
 	r.tls_resumed = c->tls_resumed;
@@ -437,10 +436,10 @@ http_client_finish(struct http_client *c, enum http_layer layer)
 
 /* The one failure path of a request: close, log once, call back. */
 static void
-http_client_fail(struct http_client *c, enum http_layer layer,
-    const char *fmt, ...)
+http_client_fail(
+    struct http_client *c, enum http_layer layer, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(c->error, sizeof c->error, fmt, ap);
@@ -462,11 +461,14 @@ http_client_retry_stale(struct http_client *c, const char *why)
 {
 	if (!c->reused || c->retried || c->got > 0)
 		return 0;
-	log_debug(c->log_name, "kept-alive connection to %s:%d is gone (%s), "
-	    "reconnecting", c->url.host, c->url.port, why);
+	log_debug(c->log_name,
+	    "kept-alive connection to %s:%d is gone (%s), reconnecting",
+	    c->url.host, c->url.port, why);
 	http_conn_close(c->conn, why);
 	c->retried = 1;
 	c->reused = 0;
+	c->sent = 0;
+	http_response_reset(c->resp, c->head_method);
 	http_client_connect(c);
 	return 1;
 }
@@ -474,11 +476,11 @@ http_client_retry_stale(struct http_client *c, const char *why)
 static void
 http_client_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
 {
-	struct http_conn	*conn = arg;
-	struct http_client	*c;
+	struct http_conn *conn = arg;
+	struct http_client *c;
 
 	if (result == EVUTIL_EAI_CANCEL)
-		return;		/* the connection is being closed */
+		return; /* the connection is being closed */
 	c = conn->client;
 	conn->dns_req = NULL;
 	if (result != 0) {
@@ -494,10 +496,10 @@ http_client_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
 static void
 http_client_connect(struct http_client *c)
 {
-	struct http_conn		*conn;
-	struct evutil_addrinfo		 hints;
+	struct http_conn *conn;
+	struct evutil_addrinfo hints;
 	struct evdns_getaddrinfo_request *req;
-	char				 port[8];
+	char port[8];
 
 	conn = c->conn = http_conn_new(c);
 	c->base_in = c->base_out = 0;
@@ -511,8 +513,8 @@ http_client_connect(struct http_client *c)
 	hints.ai_flags = EVUTIL_AI_NUMERICSERV;
 	snprintf(port, sizeof port, "%d", conn->port);
 	/* Numeric hosts and /etc/hosts answer before this returns. */
-	req = evdns_getaddrinfo(c->dns, conn->host, port, &hints,
-	    http_client_dns_cb, conn);
+	req = evdns_getaddrinfo(
+	    c->dns, conn->host, port, &hints, http_client_dns_cb, conn);
 	if (req != NULL)
 		conn->dns_req = req;
 }
@@ -520,9 +522,9 @@ http_client_connect(struct http_client *c)
 static void
 http_conn_connected(struct http_conn *conn)
 {
-	struct http_client	*c = conn->client;
-	char			 err[256];
-	int			 one = 1;
+	struct http_client *c = conn->client;
+	char err[256];
+	int one = 1;
 
 	setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	evutil_freeaddrinfo(conn->ai);
@@ -534,8 +536,8 @@ http_conn_connected(struct http_conn *conn)
 		http_client_send_step(c);
 		return;
 	}
-	if ((conn->tls = tlsio_new(c->opt.tls, conn->fd, conn->host, err,
-	    sizeof err)) == NULL) {
+	if ((conn->tls = tlsio_new(
+		 c->opt.tls, conn->fd, conn->host, err, sizeof err)) == NULL) {
 		http_client_fail(c, HTTP_LAYER_TLS, "TLS with %s:%d: %s",
 		    conn->host, conn->port, err);
 		return;
@@ -548,7 +550,7 @@ http_conn_connected(struct http_conn *conn)
 static void
 http_client_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 {
-	char	ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)sa;
@@ -567,15 +569,16 @@ http_client_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 static void
 http_conn_connect_next(struct http_conn *conn)
 {
-	struct http_client	*c = conn->client;
-	struct evutil_addrinfo	*ai;
-	char			 addr[INET6_ADDRSTRLEN + 8];
-	int			 fd;
+	struct http_client *c = conn->client;
+	struct evutil_addrinfo *ai;
+	char addr[INET6_ADDRSTRLEN + 8];
+	int fd;
 
 	for (; (ai = conn->ai_next) != NULL; conn->ai_next = ai->ai_next) {
 		http_client_format_addr(ai->ai_addr, addr, sizeof addr);
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
+		fd = socket(ai->ai_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
 		if (fd == -1) {
 			snprintf(conn->connect_error,
 			    sizeof conn->connect_error, "socket: %s",
@@ -600,16 +603,17 @@ http_conn_connect_next(struct http_conn *conn)
 		close(fd);
 		conn->fd = -1;
 	}
-	http_client_fail(c, HTTP_LAYER_TCP, "%s", conn->connect_error[0] !=
-	    '\0' ? conn->connect_error : "no address to connect to");
+	http_client_fail(c, HTTP_LAYER_TCP, "%s",
+	    conn->connect_error[0] != '\0' ? conn->connect_error
+					   : "no address to connect to");
 }
 
 static void
 http_conn_connect_done(struct http_conn *conn)
 {
-	char		addr[INET6_ADDRSTRLEN + 8];
-	int		error = 0;
-	socklen_t	len = sizeof error;
+	char addr[INET6_ADDRSTRLEN + 8];
+	int error = 0;
+	socklen_t len = sizeof error;
 
 	if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
 		error = errno;
@@ -630,8 +634,8 @@ http_conn_connect_done(struct http_conn *conn)
 static void
 http_client_handshake_step(struct http_client *c)
 {
-	struct http_conn	*conn = c->conn;
-	char			 err[256];
+	struct http_conn *conn = c->conn;
+	char err[256];
 
 	switch (tlsio_handshake(conn->tls, err, sizeof err)) {
 	case TLSIO_OK:
@@ -651,8 +655,9 @@ http_client_handshake_step(struct http_client *c)
 		http_conn_wait(conn, EV_WRITE);
 		return;
 	default:
-		http_client_fail(c, HTTP_LAYER_TLS, "TLS handshake with %s:%d: %s",
-		    conn->host, conn->port, err);
+		http_client_fail(c, HTTP_LAYER_TLS,
+		    "TLS handshake with %s:%d: %s", conn->host, conn->port,
+		    err);
 		return;
 	}
 }
@@ -660,7 +665,7 @@ http_client_handshake_step(struct http_client *c)
 static void
 http_client_throttle_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct http_client	*c = arg;
+	struct http_client *c = arg;
 
 	if (c->conn != NULL && c->conn->state == HTTP_CONN_SENDING)
 		http_client_send_step(c);
@@ -670,10 +675,11 @@ http_client_throttle_cb(evutil_socket_t fd, short what, void *arg)
 static size_t
 http_client_allowance(struct http_client *c)
 {
-	double		now, rate = (double)c->opt.max_bytes_per_s;
-	double		burst = rate < HTTP_CLIENT_MIN_SEND * 2 ?
-			    HTTP_CLIENT_MIN_SEND * 2 : rate / 4;
-	struct timeval	tv;
+	double now, rate = (double)c->opt.max_bytes_per_s;
+	double burst = rate < HTTP_CLIENT_MIN_SEND * 2
+	    ? HTTP_CLIENT_MIN_SEND * 2
+	    : rate / 4;
+	struct timeval tv;
 
 	if (c->opt.max_bytes_per_s == 0)
 		return SIZE_MAX;
@@ -697,12 +703,13 @@ http_client_allowance(struct http_client *c)
 static int
 http_client_tls_alert(struct http_client *c, char *err, size_t errlen)
 {
-	unsigned char	buf[256];
-	char		cause[256];
-	size_t		n;
+	unsigned char buf[256];
+	char cause[256];
+	size_t n;
 
-	if (c->got > 0 || tlsio_read(c->conn->tls, buf, sizeof buf, &n, cause,
-	    sizeof cause) != TLSIO_ERROR_TLS)
+	if (c->got > 0 ||
+	    tlsio_read(c->conn->tls, buf, sizeof buf, &n, cause,
+		sizeof cause) != TLSIO_ERROR_TLS)
 		return 0;
 	snprintf(err, errlen, "%s", cause);
 	return 1;
@@ -711,12 +718,12 @@ http_client_tls_alert(struct http_client *c, char *err, size_t errlen)
 static void
 http_client_send_step(struct http_client *c)
 {
-	struct http_conn	*conn = c->conn;
-	const unsigned char	*p;
-	size_t			 len, n, allow;
-	ssize_t			 w;
-	char			 err[256];
-	int			 progress = 0;
+	struct http_conn *conn = c->conn;
+	const unsigned char *p;
+	size_t len, n, allow;
+	ssize_t w;
+	char err[256];
+	int progress = 0;
 
 	while (c->sent < c->head_len + c->body_len) {
 		if (c->sent < c->head_len) {
@@ -731,8 +738,8 @@ http_client_send_step(struct http_client *c)
 		if (len > allow)
 			len = allow;
 		if (conn->tls != NULL) {
-			switch (tlsio_write(conn->tls, p, len, &n, err,
-			    sizeof err)) {
+			switch (tlsio_write(
+			    conn->tls, p, len, &n, err, sizeof err)) {
 			case TLSIO_OK:
 				break;
 			case TLSIO_WANT_READ:
@@ -751,8 +758,8 @@ http_client_send_step(struct http_client *c)
 					return;
 				}
 				http_client_fail(c, HTTP_LAYER_TCP,
-				    "send to %s:%d: %s", conn->host,
-				    conn->port, err);
+				    "send to %s:%d: %s", conn->host, conn->port,
+				    err);
 				return;
 			default:
 				http_client_fail(c, HTTP_LAYER_TLS,
@@ -768,13 +775,13 @@ http_client_send_step(struct http_client *c)
 					http_conn_wait(conn, EV_WRITE);
 					goto wait;
 				}
-				snprintf(err, sizeof err, "%s",
-				    strerror(errno));
+				snprintf(
+				    err, sizeof err, "%s", strerror(errno));
 				if (http_client_retry_stale(c, err))
 					return;
 				http_client_fail(c, HTTP_LAYER_TCP,
-				    "send to %s:%d: %s", conn->host,
-				    conn->port, err);
+				    "send to %s:%d: %s", conn->host, conn->port,
+				    err);
 				return;
 			}
 			n = (size_t)w;
@@ -804,12 +811,13 @@ wait:
 static void
 http_client_complete(struct http_client *c)
 {
-	struct http_conn	*conn = c->conn;
+	struct http_conn *conn = c->conn;
 
 	if (conn->no_reuse || !http_response_keep_alive(c->resp) ||
 	    c->opt.idle_timeout_s < 0)
-		http_conn_close(conn, conn->no_reuse ?
-		    "bytes after the response" : "server does not keep alive");
+		http_conn_close(conn,
+		    conn->no_reuse ? "bytes after the response"
+				   : "server does not keep alive");
 	else {
 		conn->state = HTTP_CONN_IDLE;
 		http_conn_arm(conn, c->opt.idle_timeout_s);
@@ -822,8 +830,8 @@ http_client_complete(struct http_client *c)
 static int
 http_client_feed(struct http_client *c, const unsigned char *buf, size_t n)
 {
-	struct http_conn	*conn = c->conn;
-	size_t			 used;
+	struct http_conn *conn = c->conn;
+	size_t used;
 
 	c->got += n;
 	switch (http_response_feed(c->resp, buf, n, &used)) {
@@ -833,8 +841,9 @@ http_client_feed(struct http_client *c, const unsigned char *buf, size_t n)
 		http_client_complete(c);
 		return 1;
 	case HTTP_RESPONSE_ERROR:
-		http_client_fail(c, HTTP_LAYER_HTTP, "bad response from %s:%d: "
-		    "%s", conn->host, conn->port, http_response_error(c->resp));
+		http_client_fail(c, HTTP_LAYER_HTTP,
+		    "bad response from %s:%d: %s", conn->host, conn->port,
+		    http_response_error(c->resp));
 		return 1;
 	default:
 		return 0;
@@ -844,7 +853,7 @@ http_client_feed(struct http_client *c, const unsigned char *buf, size_t n)
 static void
 http_client_eof(struct http_client *c)
 {
-	struct http_conn	*conn = c->conn;
+	struct http_conn *conn = c->conn;
 
 	if (http_client_retry_stale(c, "closed by the server"))
 		return;
@@ -859,17 +868,17 @@ http_client_eof(struct http_client *c)
 static void
 http_client_recv_step(struct http_client *c)
 {
-	struct http_conn	*conn = c->conn;
-	unsigned char		 buf[HTTP_CLIENT_READ_CHUNK];
-	char			 err[256];
-	size_t			 n;
-	ssize_t			 r;
+	struct http_conn *conn = c->conn;
+	unsigned char buf[HTTP_CLIENT_READ_CHUNK];
+	char err[256];
+	size_t n;
+	ssize_t r;
 
 	/* Read until the socket is dry: TLS may hold decrypted bytes. */
 	for (;;) {
 		if (conn->tls != NULL) {
-			switch (tlsio_read(conn->tls, buf, sizeof buf, &n, err,
-			    sizeof err)) {
+			switch (tlsio_read(
+			    conn->tls, buf, sizeof buf, &n, err, sizeof err)) {
 			case TLSIO_OK:
 				break;
 			case TLSIO_EOF:
@@ -906,8 +915,8 @@ http_client_recv_step(struct http_client *c)
 					http_conn_wait(conn, EV_READ);
 					return;
 				}
-				snprintf(err, sizeof err, "%s",
-				    strerror(errno));
+				snprintf(
+				    err, sizeof err, "%s", strerror(errno));
 				if (http_client_retry_stale(c, err))
 					return;
 				http_client_fail(c, HTTP_LAYER_TCP,
@@ -927,15 +936,15 @@ http_client_recv_step(struct http_client *c)
 static void
 http_conn_idle_readable(struct http_conn *conn)
 {
-	unsigned char	buf[256];
-	char		err[256];
-	size_t		n;
-	ssize_t		r;
+	unsigned char buf[256];
+	char err[256];
+	size_t n;
+	ssize_t r;
 
 	if (conn->tls != NULL) {
-		switch (tlsio_read(conn->tls, buf, sizeof buf, &n, err,
-		    sizeof err)) {
-		case TLSIO_WANT_READ:	/* a session ticket, say */
+		switch (tlsio_read(
+		    conn->tls, buf, sizeof buf, &n, err, sizeof err)) {
+		case TLSIO_WANT_READ: /* a session ticket, say */
 			http_conn_wait(conn, EV_READ);
 			return;
 		case TLSIO_WANT_WRITE:
@@ -945,7 +954,8 @@ http_conn_idle_readable(struct http_conn *conn)
 			http_conn_close(conn, "unexpected data while idle");
 			return;
 		case TLSIO_EOF:
-			http_conn_close(conn, "closed by the server while idle");
+			http_conn_close(
+			    conn, "closed by the server while idle");
 			return;
 		default:
 			http_conn_close(conn, err);
@@ -953,42 +963,45 @@ http_conn_idle_readable(struct http_conn *conn)
 		}
 	}
 	r = recv(conn->fd, buf, sizeof buf, MSG_PEEK);
-	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR)) {
+	if (r == -1 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 		http_conn_wait(conn, EV_READ);
 		return;
 	}
-	http_conn_close(conn, r > 0 ? "unexpected data while idle" :
-	    "closed by the server while idle");
+	http_conn_close(conn,
+	    r > 0 ? "unexpected data while idle"
+		  : "closed by the server while idle");
 }
 
 static void
 http_conn_timeout(struct http_conn *conn)
 {
-	struct http_client	*c = conn->client;
+	struct http_client *c = conn->client;
 
 	switch (conn->state) {
 	case HTTP_CONN_RESOLVING:
-		http_client_fail(c, HTTP_LAYER_DNS, "resolve %s: timed out "
-		    "after %.1f s", conn->host, c->opt.connect_timeout_s);
-		break;
-	case HTTP_CONN_CONNECTING:
-		http_client_fail(c, HTTP_LAYER_TCP, "connect to %s:%d: timed "
-		    "out after %.1f s", conn->host, conn->port,
+		http_client_fail(c, HTTP_LAYER_DNS,
+		    "resolve %s: timed out after %.1f s", conn->host,
 		    c->opt.connect_timeout_s);
 		break;
+	case HTTP_CONN_CONNECTING:
+		http_client_fail(c, HTTP_LAYER_TCP,
+		    "connect to %s:%d: timed out after %.1f s", conn->host,
+		    conn->port, c->opt.connect_timeout_s);
+		break;
 	case HTTP_CONN_HANDSHAKE:
-		http_client_fail(c, HTTP_LAYER_TLS, "TLS handshake with %s:%d: "
-		    "timed out after %.1f s", conn->host, conn->port,
-		    c->opt.handshake_timeout_s);
+		http_client_fail(c, HTTP_LAYER_TLS,
+		    "TLS handshake with %s:%d: timed out after %.1f s",
+		    conn->host, conn->port, c->opt.handshake_timeout_s);
 		break;
 	case HTTP_CONN_SENDING:
-		http_client_fail(c, HTTP_LAYER_HTTP, "send to %s:%d: no "
-		    "progress for %.1f s", conn->host, conn->port,
-		    c->opt.response_timeout_s);
+		http_client_fail(c, HTTP_LAYER_HTTP,
+		    "send to %s:%d: no progress for %.1f s", conn->host,
+		    conn->port, c->opt.response_timeout_s);
 		break;
 	case HTTP_CONN_RECEIVING:
-		http_client_fail(c, HTTP_LAYER_HTTP, "no complete response "
+		http_client_fail(c, HTTP_LAYER_HTTP,
+		    "no complete response "
 		    "from %s:%d within %.1f s (%zu bytes received)",
 		    conn->host, conn->port, c->opt.response_timeout_s, c->got);
 		break;
@@ -1004,8 +1017,8 @@ http_conn_timeout(struct http_conn *conn)
 static void
 http_conn_io_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct http_conn	*conn = arg;
-	struct http_client	*c = conn->client;
+	struct http_conn *conn = arg;
+	struct http_client *c = conn->client;
 
 	if (what & EV_TIMEOUT) {
 		http_conn_timeout(conn);
@@ -1036,8 +1049,8 @@ http_conn_io_cb(evutil_socket_t fd, short what, void *arg)
 static void
 http_client_start_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct http_client	*c = arg;
-	struct http_conn	*conn = c->conn;
+	struct http_client *c = arg;
+	struct http_conn *conn = c->conn;
 
 	c->started = http_client_now();
 	c->tokens_at = c->started;
@@ -1063,8 +1076,8 @@ http_client_start_cb(evutil_socket_t fd, short what, void *arg)
 struct http_client *
 http_client_new(struct event_base *base, const struct http_client_options *o)
 {
-	struct http_client		*c = xcalloc(1, sizeof *c);
-	struct http_response_limits	 limits;
+	struct http_client *c = xcalloc(1, sizeof *c);
+	struct http_response_limits limits;
 
 	c->base = base;
 	if (o != NULL)
@@ -1077,13 +1090,13 @@ http_client_new(struct event_base *base, const struct http_client_options *o)
 		c->opt.response_timeout_s = 30;
 	if (c->opt.idle_timeout_s == 0)
 		c->opt.idle_timeout_s = 60;
-	c->log_name = xstrdup(c->opt.log_name != NULL ? c->opt.log_name :
-	    "http");
+	c->log_name =
+	    xstrdup(c->opt.log_name != NULL ? c->opt.log_name : "http");
 	c->opt.log_name = c->log_name;
 	if ((c->dns = c->opt.dns) == NULL) {
 		c->dns = evdns_base_new(base,
 		    EVDNS_BASE_INITIALIZE_NAMESERVERS |
-		    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+			EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 		c->own_dns = 1;
 	}
 	memset(&limits, 0, sizeof limits);
@@ -1123,23 +1136,23 @@ http_client_free(struct http_client *c)
 static int
 http_client_header_ok(const char *h, char *err, size_t errlen)
 {
-	static const char	*own[] = { "Host", "Content-Length",
-	    "Transfer-Encoding", "Connection" };
-	const char		*colon = strchr(h, ':');
-	size_t			 i, len;
+	static const char *own[] = {
+	    "Host", "Content-Length", "Transfer-Encoding", "Connection"};
+	const char *colon = strchr(h, ':');
+	size_t i, len;
 
 	if (colon == NULL || colon == h || strpbrk(h, "\r\n") != NULL)
 		goto bad;
 	len = colon - h;
 	for (i = 0; i < len; i++) {
-		if (!isalnum((unsigned char)h[i]) && strchr("!#$%&'*+-.^_`|~",
-		    h[i]) == NULL)
+		if (!isalnum((unsigned char)h[i]) &&
+		    strchr("!#$%&'*+-.^_`|~", h[i]) == NULL)
 			goto bad;
 	}
 	for (i = 0; i < sizeof own / sizeof own[0]; i++) {
 		if (strlen(own[i]) == len && strncasecmp(h, own[i], len) == 0) {
-			http_url_errorf(err, errlen, "header %s is set by the "
-			    "client", own[i]);
+			http_url_errorf(err, errlen,
+			    "header %s is set by the client", own[i]);
 			return -1;
 		}
 	}
@@ -1153,15 +1166,15 @@ int
 http_client_request(struct http_client *c, const struct http_request *req,
     http_client_cb cb, void *arg, char *err, size_t errlen)
 {
-	struct http_url	 u;
-	struct timeval	 zero = { 0, 0 };
-	const char	*m;
-	char		*head = NULL, *tmp, hostport[300];
-	size_t		 i;
+	struct http_url u;
+	struct timeval zero = {0, 0};
+	const char *m;
+	char *head = NULL, *tmp, hostport[300];
+	size_t i;
 
 	if (c->busy || c->dead) {
-		http_url_errorf(err, errlen, "a request is already in "
-		    "progress");
+		http_url_errorf(
+		    err, errlen, "a request is already in progress");
 		return -1;
 	}
 	for (m = req->method; m != NULL && *m != '\0'; m++) {
@@ -1175,8 +1188,8 @@ http_client_request(struct http_client *c, const struct http_request *req,
 	if (http_url_parse(req->url, &u, err, errlen) == -1)
 		return -1;
 	if (u.tls && c->opt.tls == NULL) {
-		http_url_errorf(err, errlen, "%s: https needs a TLS "
-		    "configuration", req->url);
+		http_url_errorf(err, errlen,
+		    "%s: https needs a TLS configuration", req->url);
 		http_url_clear(&u);
 		return -1;
 	}
@@ -1192,12 +1205,12 @@ http_client_request(struct http_client *c, const struct http_request *req,
 	else
 		snprintf(hostport, sizeof hostport, "%s", u.host);
 	if (u.port != (u.tls ? 443 : 80)) {
-		size_t	hl = strlen(hostport);
+		size_t hl = strlen(hostport);
 
 		snprintf(hostport + hl, sizeof hostport - hl, ":%d", u.port);
 	}
-	xasprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\n", req->method,
-	    u.path, hostport);
+	xasprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\n", req->method, u.path,
+	    hostport);
 	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
 		xasprintf(&tmp, "%s%s\r\n", head, req->headers[i]);
 		free(head);
@@ -1206,13 +1219,13 @@ http_client_request(struct http_client *c, const struct http_request *req,
 	if (req->body_len > 0 || strcmp(req->method, "POST") == 0 ||
 	    strcmp(req->method, "PUT") == 0 ||
 	    strcmp(req->method, "PATCH") == 0) {
-		xasprintf(&tmp, "%sContent-Length: %zu\r\n", head,
-		    req->body_len);
+		xasprintf(
+		    &tmp, "%sContent-Length: %zu\r\n", head, req->body_len);
 		free(head);
 		head = tmp;
 	}
-	xasprintf(&tmp, "%s%s\r\n", head, c->opt.idle_timeout_s < 0 ?
-	    "Connection: close\r\n" : "");
+	xasprintf(&tmp, "%s%s\r\n", head,
+	    c->opt.idle_timeout_s < 0 ? "Connection: close\r\n" : "");
 	free(head);
 	head = tmp;
 

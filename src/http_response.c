@@ -18,65 +18,65 @@
 #include "xmalloc.h"
 
 enum http_response_state {
-	HTTP_RESPONSE_STATUS,		/* waiting for the status line */
-	HTTP_RESPONSE_FIELDS,		/* header field lines */
-	HTTP_RESPONSE_BODY_LENGTH,	/* Content-Length bytes left */
-	HTTP_RESPONSE_BODY_CLOSE,	/* body until the peer closes */
-	HTTP_RESPONSE_CHUNK_SIZE,	/* chunk-size [; ext] line */
-	HTTP_RESPONSE_CHUNK_DATA,	/* chunk bytes left */
-	HTTP_RESPONSE_CHUNK_END,	/* the CRLF after chunk data */
-	HTTP_RESPONSE_TRAILERS,		/* trailer field lines */
+	HTTP_RESPONSE_STATUS,	   /* waiting for the status line */
+	HTTP_RESPONSE_FIELDS,	   /* header field lines */
+	HTTP_RESPONSE_BODY_LENGTH, /* Content-Length bytes left */
+	HTTP_RESPONSE_BODY_CLOSE,  /* body until the peer closes */
+	HTTP_RESPONSE_CHUNK_SIZE,  /* chunk-size [; ext] line */
+	HTTP_RESPONSE_CHUNK_DATA,  /* chunk bytes left */
+	HTTP_RESPONSE_CHUNK_END,   /* the CRLF after chunk data */
+	HTTP_RESPONSE_TRAILERS,	   /* trailer field lines */
 	HTTP_RESPONSE_COMPLETE,
 	HTTP_RESPONSE_FAILED,
 };
 
 struct http_field {
-	size_t	name_off;		/* into fields */
-	size_t	value_off;
-	int	trailer;
+	size_t name_off; /* into fields */
+	size_t value_off;
+	int trailer;
 };
 
 struct http_response {
 	struct http_response_limits limits;
 	enum http_response_state state;
-	int		 head_request;
-	char		 error[160];
+	int head_request;
+	char error[160];
 
-	char		*line;		/* the line being collected */
-	size_t		 line_len;
-	size_t		 line_cap;
-	size_t		 head_bytes;	/* header section bytes so far */
-	size_t		 empty_lines;	/* before the status line */
+	char *line; /* the line being collected */
+	size_t line_len;
+	size_t line_cap;
+	size_t head_bytes;  /* header section bytes so far */
+	size_t empty_lines; /* before the status line */
 
-	int		 status;
-	int		 version;	/* 10 or 11 */
-	char		 reason[64];
-	size_t		 interim;	/* 1xx responses skipped */
+	int status;
+	int version; /* 10 or 11 */
+	char reason[64];
+	size_t interim; /* 1xx responses skipped */
 
-	char		*fields;	/* "name\0value\0" ... */
-	size_t		 fields_len;
-	size_t		 fields_cap;
+	char *fields; /* "name\0value\0" ... */
+	size_t fields_len;
+	size_t fields_cap;
 	struct http_field *field;
-	size_t		 nfields;
-	size_t		 field_cap;
+	size_t nfields;
+	size_t field_cap;
 
-	long long	 content_length; /* -1: none */
-	int		 chunked;
-	int		 keep_alive;
-	unsigned long long body_left;	/* Content-Length or chunk bytes */
+	long long content_length; /* -1: none */
+	int chunked;
+	int keep_alive;
+	unsigned long long body_left; /* Content-Length or chunk bytes */
 
-	unsigned char	*body;
-	size_t		 body_len;
-	size_t		 body_cap;
+	unsigned char *body;
+	size_t body_len;
+	size_t body_cap;
 };
 
 static enum http_response_result http_response_fail(struct http_response *,
-		    const char *, ...) __attribute__((format(printf, 2, 3)));
+    const char *, ...) __attribute__((format(printf, 2, 3)));
 
 struct http_response *
 http_response_new(const struct http_response_limits *limits)
 {
-	struct http_response	*r = xcalloc(1, sizeof *r);
+	struct http_response *r = xcalloc(1, sizeof *r);
 
 	if (limits != NULL)
 		r->limits = *limits;
@@ -142,7 +142,7 @@ http_response_reset(struct http_response *r, int head_request)
 static enum http_response_result
 http_response_fail(struct http_response *r, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(r->error, sizeof r->error, fmt, ap);
@@ -155,7 +155,7 @@ http_response_fail(struct http_response *r, const char *fmt, ...)
 static const char *
 http_response_quote(const char *s, size_t len, char *buf, size_t size)
 {
-	size_t	i, n = 0;
+	size_t i, n = 0;
 
 	for (i = 0; i < len && n + 4 < size; i++) {
 		unsigned char c = s[i];
@@ -182,7 +182,7 @@ http_response_is_tchar(unsigned char c)
 static void
 http_response_grow(char **buf, size_t *cap, size_t need)
 {
-	size_t	ncap;
+	size_t ncap;
 
 	if (need <= *cap)
 		return;
@@ -194,8 +194,7 @@ http_response_grow(char **buf, size_t *cap, size_t need)
 }
 
 static void
-http_response_fields_append(struct http_response *r, const char *s,
-    size_t len)
+http_response_fields_append(struct http_response *r, const char *s, size_t len)
 {
 	http_response_grow(&r->fields, &r->fields_cap, r->fields_len + len + 1);
 	memcpy(r->fields + r->fields_len, s, len);
@@ -217,9 +216,9 @@ http_response_trim(const char **s, size_t *len)
 static enum http_response_result
 http_response_status_line(struct http_response *r, const char *s, size_t len)
 {
-	char		 q[48];
-	size_t		 i;
-	const char	*reason;
+	char q[48];
+	size_t i;
+	const char *reason;
 
 	if (len == 0) {
 		/* Tolerate a stray CRLF left after a previous body. */
@@ -227,8 +226,9 @@ http_response_status_line(struct http_response *r, const char *s, size_t len)
 			return http_response_fail(r, "bad status line: \"\"");
 		return HTTP_RESPONSE_NEED_MORE;
 	}
-	if (len < 12 || memcmp(s, "HTTP/", 5) != 0 || !isdigit((unsigned char)s[5]) ||
-	    s[6] != '.' || !isdigit((unsigned char)s[7]) || s[8] != ' ')
+	if (len < 12 || memcmp(s, "HTTP/", 5) != 0 ||
+	    !isdigit((unsigned char)s[5]) || s[6] != '.' ||
+	    !isdigit((unsigned char)s[7]) || s[8] != ' ')
 		return http_response_fail(r, "bad status line: \"%s\"",
 		    http_response_quote(s, len, q, sizeof q));
 	if (s[5] != '1')
@@ -261,19 +261,18 @@ http_response_status_line(struct http_response *r, const char *s, size_t len)
 }
 
 static enum http_response_result
-http_response_field_line(struct http_response *r, const char *s, size_t len,
-    int trailer)
+http_response_field_line(
+    struct http_response *r, const char *s, size_t len, int trailer)
 {
-	char		 q[48];
-	const char	*colon, *value;
-	size_t		 i, name_len, value_len;
+	char q[48];
+	const char *colon, *value;
+	size_t i, name_len, value_len;
 
 	if (s[0] == ' ' || s[0] == '\t') {
 		/* obs-fold: a recipient replaces it with a space. */
-		if (r->nfields == 0 || r->field[r->nfields - 1].trailer !=
-		    trailer)
-			return http_response_fail(r,
-			    "bad header line: \"%s\"",
+		if (r->nfields == 0 ||
+		    r->field[r->nfields - 1].trailer != trailer)
+			return http_response_fail(r, "bad header line: \"%s\"",
 			    http_response_quote(s, len, q, sizeof q));
 		value = s;
 		value_len = len;
@@ -282,11 +281,12 @@ http_response_field_line(struct http_response *r, const char *s, size_t len,
 			if ((unsigned char)value[i] < 0x20 && value[i] != '\t')
 				return http_response_fail(r,
 				    "bad character in header field %s",
-				    r->fields + r->field[r->nfields - 1].name_off);
+				    r->fields +
+					r->field[r->nfields - 1].name_off);
 		}
-		r->fields_len--;	/* reopen the last value */
-		http_response_grow(&r->fields, &r->fields_cap,
-		    r->fields_len + value_len + 2);
+		r->fields_len--; /* reopen the last value */
+		http_response_grow(
+		    &r->fields, &r->fields_cap, r->fields_len + value_len + 2);
 		r->fields[r->fields_len++] = ' ';
 		http_response_fields_append(r, value, value_len);
 		return HTTP_RESPONSE_NEED_MORE;
@@ -322,8 +322,8 @@ http_response_field_line(struct http_response *r, const char *s, size_t len,
 		r->field_cap = r->field_cap == 0 ? 16 : r->field_cap * 2;
 		if (r->field_cap > r->limits.max_headers)
 			r->field_cap = r->limits.max_headers;
-		r->field = xreallocarray(r->field, r->field_cap,
-		    sizeof *r->field);
+		r->field =
+		    xreallocarray(r->field, r->field_cap, sizeof *r->field);
 	}
 	r->field[r->nfields].name_off = r->fields_len;
 	http_response_fields_append(r, s, name_len);
@@ -337,11 +337,10 @@ http_response_field_line(struct http_response *r, const char *s, size_t len,
 /* Calls fn for each comma-separated element of every field called name. */
 static int
 http_response_each_element(struct http_response *r, const char *name,
-    int (*fn)(struct http_response *, const char *, size_t, void *),
-    void *arg)
+    int (*fn)(struct http_response *, const char *, size_t, void *), void *arg)
 {
-	size_t		 i, len;
-	const char	*p, *end, *e;
+	size_t i, len;
+	const char *p, *end, *e;
 
 	for (i = 0; i < r->nfields; i++) {
 		if (r->field[i].trailer ||
@@ -363,22 +362,22 @@ http_response_each_element(struct http_response *r, const char *name,
 }
 
 struct http_response_framing {
-	int		 saw_length;
+	int saw_length;
 	unsigned long long length;
-	int		 coding_count;
-	int		 bad_coding;
-	int		 close;
-	int		 keep_alive;
+	int coding_count;
+	int bad_coding;
+	int close;
+	int keep_alive;
 };
 
 static int
-http_response_length_cb(struct http_response *r, const char *s, size_t len,
-    void *arg)
+http_response_length_cb(
+    struct http_response *r, const char *s, size_t len, void *arg)
 {
-	struct http_response_framing	*f = arg;
-	unsigned long long		 v = 0;
-	char				 q[48];
-	size_t				 i;
+	struct http_response_framing *f = arg;
+	unsigned long long v = 0;
+	char q[48];
+	size_t i;
 
 	if (len == 0 || len > 19)
 		goto bad;
@@ -390,8 +389,8 @@ http_response_length_cb(struct http_response *r, const char *s, size_t len,
 	if (v > LLONG_MAX)
 		goto bad;
 	if (f->saw_length && f->length != v) {
-		http_response_fail(r, "conflicting Content-Length: %llu and %llu",
-		    f->length, v);
+		http_response_fail(r,
+		    "conflicting Content-Length: %llu and %llu", f->length, v);
 		return -1;
 	}
 	f->saw_length = 1;
@@ -404,10 +403,10 @@ bad:
 }
 
 static int
-http_response_coding_cb(struct http_response *r, const char *s, size_t len,
-    void *arg)
+http_response_coding_cb(
+    struct http_response *r, const char *s, size_t len, void *arg)
 {
-	struct http_response_framing	*f = arg;
+	struct http_response_framing *f = arg;
 
 	if (len == 0)
 		return 0;
@@ -418,10 +417,10 @@ http_response_coding_cb(struct http_response *r, const char *s, size_t len,
 }
 
 static int
-http_response_connection_cb(struct http_response *r, const char *s,
-    size_t len, void *arg)
+http_response_connection_cb(
+    struct http_response *r, const char *s, size_t len, void *arg)
 {
-	struct http_response_framing	*f = arg;
+	struct http_response_framing *f = arg;
 
 	if (len == 5 && strncasecmp(s, "close", 5) == 0)
 		f->close = 1;
@@ -433,7 +432,7 @@ http_response_connection_cb(struct http_response *r, const char *s,
 static enum http_response_result
 http_response_body_reserve(struct http_response *r, size_t need)
 {
-	size_t	ncap;
+	size_t ncap;
 
 	if (need + 1 <= r->body_cap)
 		return HTTP_RESPONSE_NEED_MORE;
@@ -461,15 +460,15 @@ http_response_complete(struct http_response *r)
 static enum http_response_result
 http_response_end_of_fields(struct http_response *r)
 {
-	struct http_response_framing	 f;
-	char				 q[48];
-	const char			*te;
+	struct http_response_framing f;
+	char q[48];
+	const char *te;
 
 	memset(&f, 0, sizeof f);
 	if (r->status >= 100 && r->status < 200) {
 		if (r->status == 101)
-			return http_response_fail(r,
-			    "unexpected 101 Switching Protocols");
+			return http_response_fail(
+			    r, "unexpected 101 Switching Protocols");
 		if (++r->interim > HTTP_RESPONSE_MAX_INTERIM)
 			return http_response_fail(r,
 			    "too many 1xx responses (limit %d)",
@@ -478,12 +477,12 @@ http_response_end_of_fields(struct http_response *r)
 		r->state = HTTP_RESPONSE_STATUS;
 		return HTTP_RESPONSE_NEED_MORE;
 	}
-	if (http_response_each_element(r, "Content-Length",
-	    http_response_length_cb, &f) == -1 ||
-	    http_response_each_element(r, "Transfer-Encoding",
-	    http_response_coding_cb, &f) == -1 ||
-	    http_response_each_element(r, "Connection",
-	    http_response_connection_cb, &f) == -1)
+	if (http_response_each_element(
+		r, "Content-Length", http_response_length_cb, &f) == -1 ||
+	    http_response_each_element(
+		r, "Transfer-Encoding", http_response_coding_cb, &f) == -1 ||
+	    http_response_each_element(
+		r, "Connection", http_response_connection_cb, &f) == -1)
 		return HTTP_RESPONSE_ERROR;
 	if (r->version == 11)
 		r->keep_alive = !f.close;
@@ -502,8 +501,8 @@ http_response_end_of_fields(struct http_response *r)
 		}
 		/* RFC 9112 6.3: both framings at once smell of smuggling. */
 		if (f.saw_length)
-			return http_response_fail(r,
-			    "both Transfer-Encoding and Content-Length");
+			return http_response_fail(
+			    r, "both Transfer-Encoding and Content-Length");
 		r->chunked = 1;
 		r->state = HTTP_RESPONSE_CHUNK_SIZE;
 		return HTTP_RESPONSE_NEED_MORE;
@@ -529,13 +528,15 @@ http_response_end_of_fields(struct http_response *r)
 static enum http_response_result
 http_response_chunk_size(struct http_response *r, const char *s, size_t len)
 {
-	unsigned long long	 v = 0;
-	size_t			 i;
-	char			 q[48];
+	unsigned long long v = 0;
+	size_t i;
+	char q[48];
 
 	for (i = 0; i < len && isxdigit((unsigned char)s[i]); i++) {
-		v = v * 16 + (isdigit((unsigned char)s[i]) ? s[i] - '0' :
-		    tolower((unsigned char)s[i]) - 'a' + 10);
+		v = v * 16 +
+		    (isdigit((unsigned char)s[i])
+			    ? s[i] - '0'
+			    : tolower((unsigned char)s[i]) - 'a' + 10);
 		/* Checked per digit, so v * 16 cannot overflow. */
 		if (v > r->limits.max_body_bytes - r->body_len ||
 		    v > ULLONG_MAX / 32)
@@ -573,7 +574,7 @@ bad:
 static enum http_response_result
 http_response_line(struct http_response *r, const char *s, size_t len)
 {
-	char	q[48];
+	char q[48];
 
 	if (memchr(s, '\r', len) != NULL)
 		return http_response_fail(r, "bare CR in line: \"%s\"",
@@ -596,8 +597,8 @@ http_response_line(struct http_response *r, const char *s, size_t len)
 		return http_response_chunk_size(r, s, len);
 	case HTTP_RESPONSE_CHUNK_END:
 		if (len != 0)
-			return http_response_fail(r,
-			    "missing CRLF after chunk data");
+			return http_response_fail(
+			    r, "missing CRLF after chunk data");
 		r->state = HTTP_RESPONSE_CHUNK_SIZE;
 		return HTTP_RESPONSE_NEED_MORE;
 	default:
@@ -610,9 +611,9 @@ static size_t
 http_response_take_line(struct http_response *r, const char *buf, size_t len,
     enum http_response_result *res)
 {
-	const char	*lf;
-	size_t		 take, limit, used;
-	int		 head;
+	const char *lf;
+	size_t take, limit, used;
+	int head;
 
 	*res = HTTP_RESPONSE_NEED_MORE;
 	lf = memchr(buf, '\n', len);
@@ -668,7 +669,7 @@ static size_t
 http_response_take_body(struct http_response *r, const unsigned char *buf,
     size_t len, enum http_response_result *res)
 {
-	size_t	take = len;
+	size_t take = len;
 
 	*res = HTTP_RESPONSE_NEED_MORE;
 	if (r->state == HTTP_RESPONSE_BODY_CLOSE) {
@@ -697,12 +698,12 @@ http_response_take_body(struct http_response *r, const unsigned char *buf,
 }
 
 enum http_response_result
-http_response_feed(struct http_response *r, const void *buf, size_t len,
-    size_t *consumed)
+http_response_feed(
+    struct http_response *r, const void *buf, size_t len, size_t *consumed)
 {
-	const unsigned char		*p = buf;
-	size_t				 off = 0;
-	enum http_response_result	 res = HTTP_RESPONSE_NEED_MORE;
+	const unsigned char *p = buf;
+	size_t off = 0;
+	enum http_response_result res = HTTP_RESPONSE_NEED_MORE;
 
 	*consumed = 0;
 	if (r->state == HTTP_RESPONSE_FAILED)
@@ -714,12 +715,12 @@ http_response_feed(struct http_response *r, const void *buf, size_t len,
 		case HTTP_RESPONSE_BODY_LENGTH:
 		case HTTP_RESPONSE_BODY_CLOSE:
 		case HTTP_RESPONSE_CHUNK_DATA:
-			off += http_response_take_body(r, p + off, len - off,
-			    &res);
+			off += http_response_take_body(
+			    r, p + off, len - off, &res);
 			break;
 		default:
-			off += http_response_take_line(r, (const char *)p + off,
-			    len - off, &res);
+			off += http_response_take_line(
+			    r, (const char *)p + off, len - off, &res);
 			break;
 		}
 	}
@@ -739,12 +740,12 @@ http_response_eof(struct http_response *r)
 		return http_response_complete(r);
 	case HTTP_RESPONSE_STATUS:
 		if (r->head_bytes == 0 && r->interim == 0)
-			return http_response_fail(r,
-			    "connection closed before the response");
+			return http_response_fail(
+			    r, "connection closed before the response");
 		/* FALLTHROUGH */
 	case HTTP_RESPONSE_FIELDS:
-		return http_response_fail(r,
-		    "connection closed in the response header");
+		return http_response_fail(
+		    r, "connection closed in the response header");
 	case HTTP_RESPONSE_BODY_LENGTH:
 		return http_response_fail(r,
 		    "connection closed in the body (%zu of %lld bytes)",
@@ -787,10 +788,9 @@ http_response_interim_count(const struct http_response *r)
 }
 
 static const char *
-http_response_find(const struct http_response *r, const char *name,
-    int trailer)
+http_response_find(const struct http_response *r, const char *name, int trailer)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < r->nfields; i++) {
 		if (r->field[i].trailer == trailer &&
@@ -819,8 +819,8 @@ http_response_field_count(const struct http_response *r)
 }
 
 int
-http_response_field(const struct http_response *r, size_t i,
-    const char **name, const char **value, int *trailer)
+http_response_field(const struct http_response *r, size_t i, const char **name,
+    const char **value, int *trailer)
 {
 	if (i >= r->nfields)
 		return -1;
@@ -836,7 +836,7 @@ http_response_field(const struct http_response *r, size_t i,
 const unsigned char *
 http_response_body(const struct http_response *r, size_t *len)
 {
-	static const unsigned char	 empty[1];
+	static const unsigned char empty[1];
 
 	if (len != NULL)
 		*len = r->body_len;
@@ -864,7 +864,7 @@ http_response_keep_alive(const struct http_response *r)
 long long
 http_response_retry_after_s(const struct http_response *r, time_t now)
 {
-	const char	*v = http_response_header(r, "Retry-After");
+	const char *v = http_response_header(r, "Retry-After");
 
 	return v != NULL ? http_retry_after_parse(v, now) : -1;
 }
@@ -872,9 +872,9 @@ http_response_retry_after_s(const struct http_response *r, time_t now)
 long long
 http_retry_after_parse(const char *value, time_t now)
 {
-	long long	 v = 0;
-	const char	*p;
-	time_t		 when;
+	long long v = 0;
+	const char *p;
+	time_t when;
 
 	while (*value == ' ' || *value == '\t')
 		value++;
@@ -899,7 +899,7 @@ http_retry_after_parse(const char *value, time_t now)
 static int
 http_date_number(const char **p, int digits, int *out)
 {
-	int	i, v = 0;
+	int i, v = 0;
 
 	for (i = 0; i < digits; i++) {
 		if (!isdigit((unsigned char)(*p)[i]))
@@ -914,7 +914,7 @@ http_date_number(const char **p, int digits, int *out)
 static int
 http_date_literal(const char **p, const char *lit)
 {
-	size_t	len = strlen(lit);
+	size_t len = strlen(lit);
 
 	if (strncmp(*p, lit, len) != 0)
 		return -1;
@@ -925,9 +925,9 @@ http_date_literal(const char **p, const char *lit)
 static int
 http_date_month(const char **p, int *mon)
 {
-	static const char	*months[] = { "Jan", "Feb", "Mar", "Apr", "May",
-	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	int			 i;
+	static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	int i;
 
 	for (i = 0; i < 12; i++) {
 		if (strncmp(*p, months[i], 3) == 0) {
@@ -942,10 +942,10 @@ http_date_month(const char **p, int *mon)
 static int
 http_date_wkday(const char **p, int full)
 {
-	static const char	*days[] = { "Monday", "Tuesday", "Wednesday",
-	    "Thursday", "Friday", "Saturday", "Sunday" };
-	int			 i;
-	size_t			 len;
+	static const char *days[] = {"Monday", "Tuesday", "Wednesday",
+	    "Thursday", "Friday", "Saturday", "Sunday"};
+	int i;
+	size_t len;
 
 	for (i = 0; i < 7; i++) {
 		len = full ? strlen(days[i]) : 3;
@@ -972,11 +972,11 @@ http_date_time(const char **p, struct tm *tm)
 int
 http_date_parse(const char *value, time_t now, time_t *out)
 {
-	static const int	 mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31,
-	    30, 31, 30, 31 };
-	struct tm		 tm, nowtm;
-	const char		*p = value;
-	int			 year;
+	static const int mdays[] = {
+	    31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	struct tm tm, nowtm;
+	const char *p = value;
+	int year;
 
 	memset(&tm, 0, sizeof tm);
 	if (http_date_wkday(&p, 0) == 0 && *p == ',') {
@@ -1019,7 +1019,8 @@ http_date_parse(const char *value, time_t now, time_t *out)
 			return -1;
 		if (*p == ' ')
 			p++;
-		else if (isdigit((unsigned char)*p) && isdigit((unsigned char)p[1])) {
+		else if (isdigit((unsigned char)*p) &&
+		    isdigit((unsigned char)p[1])) {
 			tm.tm_mday = (*p - '0') * 10;
 			p++;
 		} else

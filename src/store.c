@@ -23,11 +23,14 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define STORE_DB_NAME		"outpost.db"
-#define STORE_LOCK_NAME		"outpost.lock"
-#define STORE_BUSY_MS		100	/* an operator's shell may hold a lock */
-#define STORE_CACHE_KIB		512
-#define STORE_CHECKPOINT_PAGES	1000
+#define STORE_DB_NAME "outpost.db"
+#define STORE_LOCK_NAME "outpost.lock"
+#define STORE_BUSY_MS 100 /* an operator's shell may hold a lock */
+#define STORE_CACHE_KIB 512
+#define STORE_CHECKPOINT_PAGES 1000
+
+/* The SQL below is laid out by hand, to be read. */
+/* clang-format off */
 
 /*
  * Schema steps: migration N takes user_version N-1 to N, in one
@@ -83,10 +86,11 @@ static const char store_schema_v1[] =
 	/*
 	 * Ids are uniformly random: an index on id alone puts every insert
 	 * on a random leaf, so a commit of N readings rewrites about N
-	 * pages once the table outgrows the cache (measured at 1M rows: 27k
-	 * inserts/s, 4 KB written per reading). Led by ts, inserts land at
-	 * the right edge (277k/s). A replay carries the same ts, so it is
-	 * still stored once; docs/store.md has the one exception.
+	 * pages once the index outgrows the cache (measured at 1M rows,
+	 * 1000 per commit: 18k inserts/s and 9.7 KB written per reading,
+	 * WAL plus checkpoint). Led by ts, inserts land at the right edge:
+	 * 210k/s and 455 B. A replay carries the same ts, so it is still
+	 * stored once; docs/store.md has the one exception.
 	 */
 	"CREATE UNIQUE INDEX readings_ts_id ON readings(ts, id);"
 	STORE_UPLOAD_INDEXES("readings", "ts")
@@ -173,13 +177,15 @@ static const char store_schema_v1[] =
 	"INSERT INTO meta (key, value) VALUES "
 	"('created_at', strftime('%s', 'now')), ('shed_total', '0');";
 
+/* clang-format on */
+
 struct store_migration {
-	int		 version;	/* user_version after the step */
-	const char	*sql;
+	int version; /* user_version after the step */
+	const char *sql;
 };
 
 static const struct store_migration store_migrations[] = {
-	{ 1, store_schema_v1 },
+    {1, store_schema_v1},
 };
 
 enum store_stmt {
@@ -194,7 +200,7 @@ enum store_stmt {
 	STORE_REQUEUE_SUMMARIES,
 	STORE_STATS_PENDING,
 	STORE_STATS_HELD,
-	STORE_STATS_TOTAL,
+	STORE_STATS_SHED,
 	STORE_PURGE_READINGS,
 	STORE_PURGE_EVENTS,
 	STORE_PURGE_SUMMARIES,
@@ -206,97 +212,91 @@ enum store_stmt {
 };
 
 struct store_stmt_def {
-	const char	*name;	/* for error messages */
-	const char	*sql;
+	const char *name; /* for error messages */
+	const char *sql;
 };
 
 /*
  * Every query that runs while the agent does is here, prepared at open.
  * The statistics read the partial indexes only: O(pending + in_flight +
- * dead_letter) rows, never the sent history (test_store checks the
- * plans). "sent" is derived from the total count, which SQLite answers
- * from the b-tree page headers without stepping through rows.
+ * dead_letter) rows, never the sent history (test_store checks the plans
+ * and the work).
  */
 static const struct store_stmt_def store_stmt_defs[STORE_NSTMT] = {
-	/*
+    /*
 	 * IMMEDIATE takes the write lock at BEGIN: if an operator's shell
 	 * holds it, the group commit fails before any reading was added and
 	 * the pipeline simply keeps its batch; a DEFERRED transaction would
 	 * fail on the first INSERT instead, or on COMMIT with BUSY_SNAPSHOT,
 	 * which no busy handler can resolve. Readers never block it in WAL.
 	 */
-	[STORE_BEGIN] = { "begin", "BEGIN IMMEDIATE" },
-	[STORE_COMMIT] = { "commit", "COMMIT" },
-	[STORE_ROLLBACK] = { "rollback", "ROLLBACK" },
-	[STORE_ADD_READING] = { "add reading",
-	    "INSERT OR IGNORE INTO readings (id, device, sensor, ts, value, "
-	    "unit, meta, priority, mono_ns, synced) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" },
-	[STORE_COUNT_READINGS] = { "count readings",
-	    "SELECT count(*) FROM readings" },
-	[STORE_COUNT_EVENTS] = { "count events",
-	    "SELECT count(*) FROM events" },
-	[STORE_REQUEUE_READINGS] = { "requeue readings",
-	    "UPDATE readings SET state = 0 WHERE state = 1" },
-	[STORE_REQUEUE_EVENTS] = { "requeue events",
-	    "UPDATE events SET state = 0 WHERE state = 1" },
-	[STORE_REQUEUE_SUMMARIES] = { "requeue summaries",
-	    "UPDATE summaries SET state = 0 WHERE state = 1" },
-	[STORE_STATS_PENDING] = { "queue stats",
-	    "SELECT priority, count(*), min(ts) FROM readings "
-	    "WHERE state = 0 GROUP BY priority UNION ALL "
-	    "SELECT priority, count(*), min(ts) FROM events "
-	    "WHERE state = 0 GROUP BY priority UNION ALL "
-	    "SELECT priority, count(*), min(period_start) FROM summaries "
-	    "WHERE state = 0 GROUP BY priority" },
-	[STORE_STATS_HELD] = { "queue stats",
-	    "SELECT "
-	    "(SELECT count(*) FROM readings WHERE state = 1) + "
-	    "(SELECT count(*) FROM events WHERE state = 1) + "
-	    "(SELECT count(*) FROM summaries WHERE state = 1), "
-	    "(SELECT count(*) FROM readings WHERE state = 3) + "
-	    "(SELECT count(*) FROM events WHERE state = 3) + "
-	    "(SELECT count(*) FROM summaries WHERE state = 3)" },
-	[STORE_STATS_TOTAL] = { "queue stats",
-	    "SELECT (SELECT count(*) FROM readings) + "
-	    "(SELECT count(*) FROM events) + "
-	    "(SELECT count(*) FROM summaries), "
-	    "(SELECT CAST(value AS INTEGER) FROM meta "
-	    "WHERE key = 'shed_total')" },
-	[STORE_PURGE_READINGS] = { "purge readings",
-	    "DELETE FROM readings WHERE state = 2 AND ts < ?1" },
-	[STORE_PURGE_EVENTS] = { "purge events",
-	    "DELETE FROM events WHERE state = 2 AND ts < ?1" },
-	[STORE_PURGE_SUMMARIES] = { "purge summaries",
-	    "DELETE FROM summaries WHERE state = 2 AND period_start < ?1" },
-	[STORE_META_GET] = { "meta get",
-	    "SELECT value FROM meta WHERE key = ?1" },
-	[STORE_META_SET] = { "meta set",
-	    "INSERT INTO meta (key, value) VALUES (?1, ?2) "
-	    "ON CONFLICT (key) DO UPDATE SET value = excluded.value" },
-	[STORE_AUDIT] = { "audit",
-	    "INSERT INTO audit (ts, kind, detail) VALUES (?1, ?2, ?3)" },
-	[STORE_PAGES] = { "page count",
-	    "SELECT page_count, freelist_count, page_size "
-	    "FROM pragma_page_count(), pragma_freelist_count(), "
-	    "pragma_page_size()" },
+    [STORE_BEGIN] = {"begin", "BEGIN IMMEDIATE"},
+    [STORE_COMMIT] = {"commit", "COMMIT"},
+    [STORE_ROLLBACK] = {"rollback", "ROLLBACK"},
+    [STORE_ADD_READING] = {"add reading",
+	"INSERT OR IGNORE INTO readings (id, device, sensor, ts, value, "
+	"unit, meta, priority, mono_ns, synced) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+    [STORE_COUNT_READINGS] = {"count readings",
+	"SELECT count(*) FROM readings"},
+    [STORE_COUNT_EVENTS] = {"count events", "SELECT count(*) FROM events"},
+    [STORE_REQUEUE_READINGS] = {"requeue readings",
+	"UPDATE readings SET state = 0 WHERE state = 1"},
+    [STORE_REQUEUE_EVENTS] = {"requeue events",
+	"UPDATE events SET state = 0 WHERE state = 1"},
+    [STORE_REQUEUE_SUMMARIES] = {"requeue summaries",
+	"UPDATE summaries SET state = 0 WHERE state = 1"},
+    [STORE_STATS_PENDING] = {"queue stats",
+	"SELECT priority, count(*), min(ts) FROM readings "
+	"WHERE state = 0 GROUP BY priority UNION ALL "
+	"SELECT priority, count(*), min(ts) FROM events "
+	"WHERE state = 0 GROUP BY priority UNION ALL "
+	"SELECT priority, count(*), min(period_start) FROM summaries "
+	"WHERE state = 0 GROUP BY priority"},
+    [STORE_STATS_HELD] = {"queue stats",
+	"SELECT "
+	"(SELECT count(*) FROM readings WHERE state = 1) + "
+	"(SELECT count(*) FROM events WHERE state = 1) + "
+	"(SELECT count(*) FROM summaries WHERE state = 1), "
+	"(SELECT count(*) FROM readings WHERE state = 3) + "
+	"(SELECT count(*) FROM events WHERE state = 3) + "
+	"(SELECT count(*) FROM summaries WHERE state = 3)"},
+    [STORE_STATS_SHED] = {"queue stats",
+	"SELECT CAST(value AS INTEGER) FROM meta "
+	"WHERE key = 'shed_total'"},
+    [STORE_PURGE_READINGS] = {"purge readings",
+	"DELETE FROM readings WHERE state = 2 AND ts < ?1"},
+    [STORE_PURGE_EVENTS] = {"purge events",
+	"DELETE FROM events WHERE state = 2 AND ts < ?1"},
+    [STORE_PURGE_SUMMARIES] = {"purge summaries",
+	"DELETE FROM summaries WHERE state = 2 AND period_start < ?1"},
+    [STORE_META_GET] = {"meta get", "SELECT value FROM meta WHERE key = ?1"},
+    [STORE_META_SET] = {"meta set",
+	"INSERT INTO meta (key, value) VALUES (?1, ?2) "
+	"ON CONFLICT (key) DO UPDATE SET value = excluded.value"},
+    [STORE_AUDIT] = {"audit",
+	"INSERT INTO audit (ts, kind, detail) VALUES (?1, ?2, ?3)"},
+    [STORE_PAGES] = {"page count",
+	"SELECT page_count, freelist_count, page_size "
+	"FROM pragma_page_count(), pragma_freelist_count(), "
+	"pragma_page_size()"},
 };
 
 struct store {
-	sqlite3		*db;
-	sqlite3_stmt	*stmt[STORE_NSTMT];
-	char		*path;			/* <dir>/outpost.db */
-	char		*wal_path;		/* <dir>/outpost.db-wal */
-	int		 lock_fd;		/* flock on <dir>/outpost.lock */
-	long long	 checkpoint_pages;
-	long long	 wal_frames;		/* set by store_wal_hook_cb */
-	char		 errmsg[256];		/* last failure, for logs */
+	sqlite3 *db;
+	sqlite3_stmt *stmt[STORE_NSTMT];
+	char *path;	/* <dir>/outpost.db */
+	char *wal_path; /* <dir>/outpost.db-wal */
+	int lock_fd;	/* flock on <dir>/outpost.lock */
+	long long checkpoint_pages;
+	long long wal_frames; /* set by store_wal_hook_cb */
+	char errmsg[256];     /* last failure, for logs */
 };
 
 static double
 store_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -316,8 +316,8 @@ store_fail(struct store *st, const char *what)
 static int
 store_run(struct store *st, enum store_stmt i)
 {
-	sqlite3_stmt	*s = st->stmt[i];
-	int		 rc;
+	sqlite3_stmt *s = st->stmt[i];
+	int rc;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		;
@@ -334,8 +334,8 @@ store_run(struct store *st, enum store_stmt i)
 static long long
 store_run_count(struct store *st, enum store_stmt i)
 {
-	sqlite3_stmt	*s = st->stmt[i];
-	long long	 n;
+	sqlite3_stmt *s = st->stmt[i];
+	long long n;
 
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		store_fail(st, store_stmt_defs[i].name);
@@ -351,10 +351,14 @@ store_run_count(struct store *st, enum store_stmt i)
 static int
 store_mkdirs(const char *dir, char **cause)
 {
-	struct stat	 sb;
-	char		*p, *s = xstrdup(dir);
-	int		 rv = -1;
+	struct stat sb;
+	char *p, *s = xstrdup(dir);
+	int rv = -1;
 
+	if (*s == '\0') {
+		xasprintf(cause, "empty data directory name");
+		goto out;
+	}
 	for (p = s + 1; *p != '\0'; p++) {
 		if (*p != '/')
 			continue;
@@ -387,9 +391,9 @@ out:
 static int
 store_lock(struct store *st, const char *dir, char **cause)
 {
-	char	*path, pid[32];
-	ssize_t	 n;
-	int	 rv = -1;
+	char *path, pid[32];
+	ssize_t n;
+	int rv = -1;
 
 	xasprintf(&path, "%s/%s", dir, STORE_LOCK_NAME);
 	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -405,8 +409,9 @@ store_lock(struct store *st, const char *dir, char **cause)
 		n = pread(st->lock_fd, pid, sizeof pid - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		xasprintf(cause, "%s: another outpost (pid %s) is using this "
-		    "data directory", dir, pid[0] != '\0' ? pid : "unknown");
+		xasprintf(cause,
+		    "%s: another outpost (pid %s) is using this directory", dir,
+		    pid[0] != '\0' ? pid : "unknown");
 		goto out;
 	}
 	n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
@@ -424,7 +429,7 @@ out:
 static int
 store_wal_hook_cb(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	struct store	*st = arg;
+	struct store *st = arg;
 
 	if (strcmp(name, "main") == 0)
 		st->wal_frames = frames;
@@ -435,8 +440,8 @@ store_wal_hook_cb(void *arg, sqlite3 *db, const char *name, int frames)
 static int
 store_query_int(struct store *st, const char *sql, long long *out)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 rv = -1;
+	sqlite3_stmt *s = NULL;
+	int rv = -1;
 
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		goto out;
@@ -452,22 +457,24 @@ out:
 static int
 store_pragmas(struct store *st, const struct store_opts *opts, char **cause)
 {
-	sqlite3_stmt	*s = NULL;
-	const char	*mode;
-	char		*sql = NULL;
-	long long	 cache_kib, limit;
-	int		 rv = -1;
+	sqlite3_stmt *s = NULL;
+	const char *mode;
+	char *sql = NULL;
+	long long cache_kib, limit;
+	int rv = -1;
 
 	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s,
-	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
 		xasprintf(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
 		goto out;
 	}
 	mode = (const char *)sqlite3_column_text(s, 0);
 	if (mode == NULL || strcmp(mode, "wal") != 0) {
-		xasprintf(cause, "%s: cannot use WAL mode (journal_mode is %s; "
-		    "is the file system local?)", st->path,
-		    mode != NULL ? mode : "unknown");
+		xasprintf(cause,
+		    "%s: cannot use WAL mode (journal_mode is %s; "
+		    "is the file system local?)",
+		    st->path, mode != NULL ? mode : "unknown");
 		goto out;
 	}
 	cache_kib = opts->cache_kib > 0 ? opts->cache_kib : STORE_CACHE_KIB;
@@ -502,18 +509,19 @@ out:
 static void
 store_version_cause(struct store *st, long long version, char **cause)
 {
-	xasprintf(cause, "%s: schema version %lld is newer than this outpost "
-	    "knows (%d): refusing to open it (run a newer outpost, or move "
-	    "the file away)", st->path, version, STORE_SCHEMA_VERSION);
+	xasprintf(cause,
+	    "%s: schema version %lld is newer than this outpost knows (%d): "
+	    "refusing to open it (run a newer outpost, or move the file away)",
+	    st->path, version, STORE_SCHEMA_VERSION);
 }
 
 static const struct store_migration *
 store_migration_find(int version)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof store_migrations / sizeof *store_migrations;
-	    i++) {
+	     i++) {
 		if (store_migrations[i].version == version)
 			return &store_migrations[i];
 	}
@@ -524,13 +532,13 @@ store_migration_find(int version)
 static int
 store_migrate(struct store *st, char **cause)
 {
-	const struct store_migration	*m;
-	long long			 version;
-	char				 sql[64];
+	const struct store_migration *m;
+	long long version;
+	char sql[64];
 
 	for (;;) {
-		if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL,
-		    NULL) != SQLITE_OK ||
+		if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+			SQLITE_OK ||
 		    store_query_int(st, "PRAGMA user_version", &version) == -1)
 			goto fail;
 		if (version > STORE_SCHEMA_VERSION) {
@@ -540,17 +548,17 @@ store_migrate(struct store *st, char **cause)
 		if (version == STORE_SCHEMA_VERSION)
 			break;
 		if ((m = store_migration_find((int)version + 1)) == NULL) {
-			xasprintf(cause, "%s: no migration from schema version "
-			    "%lld", st->path, version);
+			xasprintf(cause, "%s: no migration from schema %lld",
+			    st->path, version);
 			goto fail_rollback;
 		}
-		snprintf(sql, sizeof sql, "PRAGMA user_version = %d",
-		    m->version);
+		snprintf(
+		    sql, sizeof sql, "PRAGMA user_version = %d", m->version);
 		if (sqlite3_exec(st->db, m->sql, NULL, NULL, NULL) !=
-		    SQLITE_OK ||
+			SQLITE_OK ||
 		    sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) !=
-		    SQLITE_OK)
+			SQLITE_OK)
 			goto fail;
 		log_info("store", "%s: schema version %lld -> %d", st->path,
 		    version, m->version);
@@ -569,12 +577,12 @@ fail_rollback:
 static int
 store_prepare(struct store *st, char **cause)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < STORE_NSTMT; i++) {
 		if (sqlite3_prepare_v3(st->db, store_stmt_defs[i].sql, -1,
-		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) !=
-		    SQLITE_OK) {
+			SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+			NULL) != SQLITE_OK) {
 			xasprintf(cause, "%s: %s: %s", st->path,
 			    store_stmt_defs[i].name, sqlite3_errmsg(st->db));
 			return -1;
@@ -587,12 +595,14 @@ store_prepare(struct store *st, char **cause)
 static int
 store_open_db(struct store *st, const struct store_opts *opts, char **cause)
 {
-	long long	 version;
+	long long version;
 
-	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		xasprintf(cause, "%s: %s", st->path, st->db != NULL ?
-		    sqlite3_errmsg(st->db) : "out of memory");
+	if (sqlite3_open_v2(st->path, &st->db,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK) {
+		xasprintf(cause, "%s: %s", st->path,
+		    st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
 		return -1;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
@@ -615,14 +625,15 @@ store_open_db(struct store *st, const struct store_opts *opts, char **cause)
 struct store *
 store_open(const char *dir, const struct store_opts *opts, char **cause)
 {
-	struct store	*st = xcalloc(1, sizeof *st);
-	mode_t		 mask;
-	int		 rv;
+	struct store *st = xcalloc(1, sizeof *st);
+	mode_t mask;
+	int rv;
 
 	*cause = NULL;
 	st->lock_fd = -1;
-	st->checkpoint_pages = opts->checkpoint_pages > 0 ?
-	    opts->checkpoint_pages : STORE_CHECKPOINT_PAGES;
+	st->checkpoint_pages = opts->checkpoint_pages > 0
+	    ? opts->checkpoint_pages
+	    : STORE_CHECKPOINT_PAGES;
 	xasprintf(&st->path, "%s/%s", dir, STORE_DB_NAME);
 	xasprintf(&st->wal_path, "%s-wal", st->path);
 	if (store_mkdirs(dir, cause) == -1 || store_lock(st, dir, cause) == -1)
@@ -637,8 +648,10 @@ store_open(const char *dir, const struct store_opts *opts, char **cause)
 	umask(mask);
 	if (rv == -1)
 		goto fail;
-	log_info("store", "%s: open (schema %d, synchronous %s, checkpoint "
-	    "after %lld pages)", st->path, STORE_SCHEMA_VERSION,
+	log_info("store",
+	    "%s: open (schema %d, synchronous %s, checkpoint "
+	    "after %lld pages)",
+	    st->path, STORE_SCHEMA_VERSION,
 	    opts->durability_full ? "full" : "normal", st->checkpoint_pages);
 	return st;
 fail:
@@ -649,15 +662,15 @@ fail:
 void
 store_free(struct store *st)
 {
-	int	 i;
+	int i;
 
 	if (st == NULL)
 		return;
 	for (i = 0; i < STORE_NSTMT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
-		log_error("store", "%s: close: %s", st->path,
-		    sqlite3_errmsg(st->db));
+		log_error(
+		    "store", "%s: close: %s", st->path, sqlite3_errmsg(st->db));
 	if (st->lock_fd != -1)
 		close(st->lock_fd);
 	free(st->path);
@@ -675,15 +688,15 @@ store_begin(struct store *st)
 static int
 store_bind_text(sqlite3_stmt *s, int col, const char *text, size_t max)
 {
-	return sqlite3_bind_text(s, col, text, (int)strnlen(text, max),
-	    SQLITE_STATIC);
+	return sqlite3_bind_text(
+	    s, col, text, (int)strnlen(text, max), SQLITE_STATIC);
 }
 
 int
 store_add_reading(struct store *st, const struct reading *r)
 {
-	sqlite3_stmt	*s = st->stmt[STORE_ADD_READING];
-	int		 rc;
+	sqlite3_stmt *s = st->stmt[STORE_ADD_READING];
+	int rc;
 
 	/*
 	 * SQLite would store NaN as NULL and INSERT OR IGNORE would then
@@ -691,7 +704,8 @@ store_add_reading(struct store *st, const struct reading *r)
 	 */
 	if (!isfinite(r->ts) || !isfinite(r->value) ||
 	    (unsigned)r->priority >= PRIORITY_COUNT) {
-		snprintf(st->errmsg, sizeof st->errmsg, "add reading: %.*s/%.*s:"
+		snprintf(st->errmsg, sizeof st->errmsg,
+		    "add reading: %.*s/%.*s:"
 		    " non-finite ts or value, or unknown priority",
 		    READING_DEVICE_MAX, r->device, READING_SENSOR_MAX,
 		    r->sensor);
@@ -704,11 +718,13 @@ store_add_reading(struct store *st, const struct reading *r)
 	    sqlite3_bind_double(s, 4, r->ts) ||
 	    sqlite3_bind_double(s, 5, r->value) ||
 	    store_bind_text(s, 6, r->unit, sizeof r->unit) ||
-	    (r->meta[0] == '\0' ? sqlite3_bind_null(s, 7) :
-	    store_bind_text(s, 7, r->meta, sizeof r->meta)) ||
+	    (r->meta[0] == '\0'
+		    ? sqlite3_bind_null(s, 7)
+		    : store_bind_text(s, 7, r->meta, sizeof r->meta)) ||
 	    sqlite3_bind_int(s, 8, (int)r->priority) ||
-	    (r->mono_ns == 0 ? sqlite3_bind_null(s, 9) :
-	    sqlite3_bind_int64(s, 9, (sqlite3_int64)r->mono_ns)) ||
+	    (r->mono_ns == 0
+		    ? sqlite3_bind_null(s, 9)
+		    : sqlite3_bind_int64(s, 9, (sqlite3_int64)r->mono_ns)) ||
 	    sqlite3_bind_int(s, 10, 1)) {
 		store_fail(st, "add reading");
 		sqlite3_reset(s);
@@ -746,9 +762,9 @@ store_rollback(struct store *st)
 int
 store_requeue_in_flight(struct store *st, long long *n)
 {
-	static const enum store_stmt	 stmts[] = { STORE_REQUEUE_READINGS,
-		STORE_REQUEUE_EVENTS, STORE_REQUEUE_SUMMARIES };
-	size_t				 i;
+	static const enum store_stmt stmts[] = {STORE_REQUEUE_READINGS,
+	    STORE_REQUEUE_EVENTS, STORE_REQUEUE_SUMMARIES};
+	size_t i;
 
 	*n = 0;
 	if (store_begin(st) == -1)
@@ -771,10 +787,10 @@ store_requeue_in_flight(struct store *st, long long *n)
 int
 store_queue_stats(struct store *st, struct store_queue_stats *qs)
 {
-	sqlite3_stmt	*s;
-	long long	 n, total;
-	double		 ts;
-	int		 rc, p;
+	sqlite3_stmt *s;
+	long long n;
+	double ts;
+	int rc, p;
 
 	memset(qs, 0, sizeof *qs);
 	s = st->stmt[STORE_STATS_PENDING];
@@ -800,14 +816,13 @@ store_queue_stats(struct store *st, struct store_queue_stats *qs)
 	qs->dead_letter = sqlite3_column_int64(s, 1);
 	sqlite3_reset(s);
 
-	s = st->stmt[STORE_STATS_TOTAL];
-	if (sqlite3_step(s) != SQLITE_ROW)
+	s = st->stmt[STORE_STATS_SHED];
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		qs->shed_total = sqlite3_column_int64(s, 0);
+	else if (rc != SQLITE_DONE)
 		goto fail;
-	total = sqlite3_column_int64(s, 0);
-	qs->shed_total = sqlite3_column_int64(s, 1);
 	sqlite3_reset(s);
-	/* The CHECK on state leaves no fifth state to miscount. */
-	qs->sent = total - qs->pending - qs->in_flight - qs->dead_letter;
 	return 0;
 fail:
 	store_fail(st, "queue stats");
@@ -830,9 +845,9 @@ store_count_events(struct store *st)
 int
 store_purge_sent(struct store *st, double before_ts, long long *purged)
 {
-	static const enum store_stmt	 stmts[] = { STORE_PURGE_READINGS,
-		STORE_PURGE_EVENTS, STORE_PURGE_SUMMARIES };
-	size_t				 i;
+	static const enum store_stmt stmts[] = {
+	    STORE_PURGE_READINGS, STORE_PURGE_EVENTS, STORE_PURGE_SUMMARIES};
+	size_t i;
 
 	*purged = 0;
 	if (store_begin(st) == -1)
@@ -856,13 +871,13 @@ store_purge_sent(struct store *st, double before_ts, long long *purged)
 int
 store_checkpoint(struct store *st, int force)
 {
-	int	 rc, nlog = 0, nckpt = 0;
+	int rc, nlog = 0, nckpt = 0;
 
 	if (!force && st->wal_frames <= st->checkpoint_pages)
 		return 0;
-	rc = sqlite3_wal_checkpoint_v2(st->db, "main", force ?
-	    SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE, &nlog,
-	    &nckpt);
+	rc = sqlite3_wal_checkpoint_v2(st->db, "main",
+	    force ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
+	    &nlog, &nckpt);
 	if (rc != SQLITE_OK) {
 		if ((rc & 0xff) != SQLITE_BUSY)
 			return store_fail(st, "checkpoint");
@@ -872,8 +887,8 @@ store_checkpoint(struct store *st, int force)
 		log_warn("store", "%s", st->errmsg);
 		return -1;
 	}
-	log_debug("store", "checkpoint%s: %d of %d WAL frames", force ?
-	    " (truncate)" : "", nckpt, nlog);
+	log_debug("store", "checkpoint%s: %d of %d WAL frames",
+	    force ? " (truncate)" : "", nckpt, nlog);
 	/* A fully copied WAL restarts from its beginning on the next write. */
 	st->wal_frames = nckpt == nlog ? 0 : nlog;
 	return 0;
@@ -881,10 +896,10 @@ store_checkpoint(struct store *st, int force)
 
 /* Reads page_count, freelist_count and page_size. */
 static int
-store_pages(struct store *st, long long *count, long long *free_count,
-    long long *size)
+store_pages(
+    struct store *st, long long *count, long long *free_count, long long *size)
 {
-	sqlite3_stmt	*s = st->stmt[STORE_PAGES];
+	sqlite3_stmt *s = st->stmt[STORE_PAGES];
 
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		store_fail(st, "page count");
@@ -901,7 +916,7 @@ store_pages(struct store *st, long long *count, long long *free_count,
 long long
 store_db_bytes(struct store *st)
 {
-	long long	 count, free_count, size;
+	long long count, free_count, size;
 
 	if (store_pages(st, &count, &free_count, &size) == -1)
 		return -1;
@@ -911,7 +926,7 @@ store_db_bytes(struct store *st)
 long long
 store_db_free_bytes(struct store *st)
 {
-	long long	 count, free_count, size;
+	long long count, free_count, size;
 
 	if (store_pages(st, &count, &free_count, &size) == -1)
 		return -1;
@@ -921,7 +936,7 @@ store_db_free_bytes(struct store *st)
 long long
 store_wal_bytes(struct store *st)
 {
-	struct stat	 sb;
+	struct stat sb;
 
 	if (stat(st->wal_path, &sb) == -1)
 		return errno == ENOENT ? 0 : -1;
@@ -931,9 +946,9 @@ store_wal_bytes(struct store *st)
 int
 store_meta_get(struct store *st, const char *key, char *buf, size_t len)
 {
-	sqlite3_stmt	*s = st->stmt[STORE_META_GET];
-	const char	*v;
-	int		 rc, rv = -1;
+	sqlite3_stmt *s = st->stmt[STORE_META_GET];
+	const char *v;
+	int rc, rv = -1;
 
 	if (len > 0)
 		buf[0] = '\0';
@@ -951,8 +966,10 @@ store_meta_get(struct store *st, const char *key, char *buf, size_t len)
 	if (v == NULL)
 		v = "";
 	if (xstrlcpy(buf, v, len) >= len) {
-		snprintf(st->errmsg, sizeof st->errmsg, "meta get: %s: value "
-		    "longer than %zu bytes", key, len);
+		snprintf(st->errmsg, sizeof st->errmsg,
+		    "meta get: %s: value "
+		    "longer than %zu bytes",
+		    key, len);
 		log_error("store", "%s", st->errmsg);
 		goto out;
 	}
@@ -965,7 +982,7 @@ out:
 int
 store_meta_set(struct store *st, const char *key, const char *value)
 {
-	sqlite3_stmt	*s = st->stmt[STORE_META_SET];
+	sqlite3_stmt *s = st->stmt[STORE_META_SET];
 
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	if (value != NULL)
@@ -978,7 +995,7 @@ store_meta_set(struct store *st, const char *key, const char *value)
 int
 store_audit(struct store *st, const char *kind, const char *detail)
 {
-	sqlite3_stmt	*s = st->stmt[STORE_AUDIT];
+	sqlite3_stmt *s = st->stmt[STORE_AUDIT];
 
 	sqlite3_bind_double(s, 1, store_now());
 	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);

@@ -34,11 +34,11 @@
 
 /* What identifies one version of a file on disk. */
 struct tlsio_stamp {
-	int		 present;
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 mtime;
+	int present;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
 };
 
 /*
@@ -47,60 +47,60 @@ struct tlsio_stamp {
  * still handshaking keep theirs.
  */
 struct tlsio_material {
-	unsigned		 refs;
-	mbedtls_x509_crt	 ca;
-	mbedtls_x509_crt	 cert;
-	mbedtls_pk_context	 key;
-	mbedtls_ssl_config	 conf;
-	int			 have_ca;
-	int			 have_cert;
-	long long		 ca_expiry;	/* Unix s, -1: none */
-	long long		 cert_expiry;
+	unsigned refs;
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crt cert;
+	mbedtls_pk_context key;
+	mbedtls_ssl_config conf;
+	int have_ca;
+	int have_cert;
+	long long ca_expiry; /* Unix s, -1: none */
+	long long cert_expiry;
 };
 
 struct tlsio_config {
-	char			*ca_file;
-	char			*client_cert;
-	char			*client_key;
-	int			 insecure;
-	int			 mfl_code;	/* MBEDTLS_SSL_MAX_FRAG_LEN_* */
-	struct tlsio_stamp	 stamp[3];	/* ca, cert, key */
+	char *ca_file;
+	char *client_cert;
+	char *client_key;
+	int insecure;
+	int mfl_code;		     /* MBEDTLS_SSL_MAX_FRAG_LEN_* */
+	struct tlsio_stamp stamp[3]; /* ca, cert, key */
 
-	mbedtls_entropy_context	 entropy;
+	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
-	struct tlsio_material	*mat;
+	struct tlsio_material *mat;
 
-	mbedtls_ssl_session	 session;	/* last one, for resumption */
-	int			 have_session;
-	char			*session_host;
+	mbedtls_ssl_session session; /* last one, for resumption */
+	int have_session;
+	char *session_host;
 
-	unsigned long long	 reloads;
-	unsigned long long	 handshakes;
-	unsigned long long	 resumptions;
+	unsigned long long reloads;
+	unsigned long long handshakes;
+	unsigned long long resumptions;
 };
 
 struct tlsio {
-	struct tlsio_config	*cfg;
-	struct tlsio_material	*mat;
-	mbedtls_ssl_context	 ssl;
-	int			 fd;
-	char			*host;
-	int			 io_errno;	/* last socket error */
-	unsigned		 verify_calls;	/* certificates checked */
-	int			 handshake_done;
-	int			 resumed;
-	size_t			 write_pending;	/* len of an unfinished write */
-	uint64_t		 bytes_in;
-	uint64_t		 bytes_out;
+	struct tlsio_config *cfg;
+	struct tlsio_material *mat;
+	mbedtls_ssl_context ssl;
+	int fd;
+	char *host;
+	int io_errno;	       /* last socket error */
+	unsigned verify_calls; /* certificates checked */
+	int handshake_done;
+	int resumed;
+	size_t write_pending; /* len of an unfinished write */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
 };
 
-static void	tlsio_errorf(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
+static void tlsio_errorf(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 tlsio_errorf(char *err, size_t errlen, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	if (err == NULL || errlen == 0)
 		return;
@@ -113,7 +113,7 @@ tlsio_errorf(char *err, size_t errlen, const char *fmt, ...)
 static void
 tlsio_mbedtls_error(char *err, size_t errlen, const char *what, int ret)
 {
-	char	buf[160];
+	char buf[160];
 
 	mbedtls_strerror(ret, buf, sizeof buf);
 	tlsio_errorf(err, errlen, "%s%s%s (-0x%04x)", what != NULL ? what : "",
@@ -123,7 +123,7 @@ tlsio_mbedtls_error(char *err, size_t errlen, const char *what, int ret)
 static int
 tlsio_stat(const char *path, struct tlsio_stamp *st)
 {
-	struct stat	sb;
+	struct stat sb;
 
 	memset(st, 0, sizeof *st);
 	if (path == NULL || *path == '\0')
@@ -150,7 +150,7 @@ tlsio_stamp_equal(const struct tlsio_stamp *a, const struct tlsio_stamp *b)
 static long long
 tlsio_x509_time(const mbedtls_x509_time *t)
 {
-	struct tm	tm;
+	struct tm tm;
 
 	memset(&tm, 0, sizeof tm);
 	tm.tm_year = t->year - 1900;
@@ -177,7 +177,7 @@ tlsio_material_unref(struct tlsio_material *m)
 static int
 tlsio_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
-	struct tlsio	*t = arg;
+	struct tlsio *t = arg;
 
 	t->verify_calls++;
 	return 0;
@@ -187,10 +187,10 @@ tlsio_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 static struct tlsio_material *
 tlsio_material_load(struct tlsio_config *c, char *err, size_t errlen)
 {
-	struct tlsio_material	*m = xcalloc(1, sizeof *m);
-	const mbedtls_x509_crt	*crt;
-	long long		 t;
-	int			 ret;
+	struct tlsio_material *m = xcalloc(1, sizeof *m);
+	const mbedtls_x509_crt *crt;
+	long long t;
+	int ret;
 
 	m->refs = 1;
 	m->ca_expiry = m->cert_expiry = -1;
@@ -200,12 +200,12 @@ tlsio_material_load(struct tlsio_config *c, char *err, size_t errlen)
 	mbedtls_ssl_config_init(&m->conf);
 
 	if (c->ca_file != NULL) {
-		if ((ret = mbedtls_x509_crt_parse_file(&m->ca,
-		    c->ca_file)) != 0) {
+		if ((ret = mbedtls_x509_crt_parse_file(&m->ca, c->ca_file)) !=
+		    0) {
 			/* > 0: some certificates in the bundle did not parse. */
 			if (ret < 0) {
-				tlsio_mbedtls_error(err, errlen, c->ca_file,
-				    ret);
+				tlsio_mbedtls_error(
+				    err, errlen, c->ca_file, ret);
 				goto fail;
 			}
 			log_warn("tls", "%s: %d certificates skipped",
@@ -213,15 +213,15 @@ tlsio_material_load(struct tlsio_config *c, char *err, size_t errlen)
 		}
 		m->have_ca = 1;
 		for (crt = &m->ca; crt != NULL && crt->raw.len > 0;
-		    crt = crt->next) {
+		     crt = crt->next) {
 			t = tlsio_x509_time(&crt->valid_to);
 			if (m->ca_expiry == -1 || t < m->ca_expiry)
 				m->ca_expiry = t;
 		}
 	}
 	if (c->client_cert != NULL) {
-		if ((ret = mbedtls_x509_crt_parse_file(&m->cert,
-		    c->client_cert)) != 0) {
+		if ((ret = mbedtls_x509_crt_parse_file(
+			 &m->cert, c->client_cert)) != 0) {
 			if (ret > 0)
 				ret = MBEDTLS_ERR_X509_INVALID_FORMAT;
 			tlsio_mbedtls_error(err, errlen, c->client_cert, ret);
@@ -238,8 +238,8 @@ tlsio_material_load(struct tlsio_config *c, char *err, size_t errlen)
 			goto fail;
 		}
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-		ret = mbedtls_pk_check_pair(&m->cert.pk, &m->key,
-		    mbedtls_ctr_drbg_random, &c->drbg);
+		ret = mbedtls_pk_check_pair(
+		    &m->cert.pk, &m->key, mbedtls_ctr_drbg_random, &c->drbg);
 #else
 		ret = mbedtls_pk_check_pair(&m->cert.pk, &m->key);
 #endif
@@ -254,7 +254,8 @@ tlsio_material_load(struct tlsio_config *c, char *err, size_t errlen)
 	}
 
 	if ((ret = mbedtls_ssl_config_defaults(&m->conf, MBEDTLS_SSL_IS_CLIENT,
-	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+		 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) !=
+	    0) {
 		tlsio_mbedtls_error(err, errlen, "TLS defaults", ret);
 		goto fail;
 	}
@@ -263,12 +264,14 @@ tlsio_material_load(struct tlsio_config *c, char *err, size_t errlen)
 	 * Insecure still runs the verification (OPTIONAL ignores its result)
 	 * so a full handshake and a resumed one can be told apart.
 	 */
-	mbedtls_ssl_conf_authmode(&m->conf, c->insecure ?
-	    MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_authmode(&m->conf,
+	    c->insecure ? MBEDTLS_SSL_VERIFY_OPTIONAL
+			: MBEDTLS_SSL_VERIFY_REQUIRED);
 	if (m->have_ca)
 		mbedtls_ssl_conf_ca_chain(&m->conf, &m->ca, NULL);
-	if (m->have_cert && (ret = mbedtls_ssl_conf_own_cert(&m->conf,
-	    &m->cert, &m->key)) != 0) {
+	if (m->have_cert &&
+	    (ret = mbedtls_ssl_conf_own_cert(&m->conf, &m->cert, &m->key)) !=
+		0) {
 		tlsio_mbedtls_error(err, errlen, c->client_cert, ret);
 		goto fail;
 	}
@@ -280,18 +283,18 @@ tlsio_material_load(struct tlsio_config *c, char *err, size_t errlen)
 		 * mbedtls 3.6 negotiates max_fragment_length in TLS 1.2 only
 		 * and rejects a TLS 1.3 server's answer to it.
 		 */
-		mbedtls_ssl_conf_max_tls_version(&m->conf,
-		    MBEDTLS_SSL_VERSION_TLS1_2);
+		mbedtls_ssl_conf_max_tls_version(
+		    &m->conf, MBEDTLS_SSL_VERSION_TLS1_2);
 #endif
 	}
 #endif
 #if defined(MBEDTLS_SSL_SESSION_TICKETS)
-	mbedtls_ssl_conf_session_tickets(&m->conf,
-	    MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+	mbedtls_ssl_conf_session_tickets(
+	    &m->conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
 #endif
 #if defined(MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED)
-	mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&m->conf,
-	    MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+	mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
+	    &m->conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
 #endif
 	return m;
 fail:
@@ -335,28 +338,30 @@ tlsio_mfl_code(int max_frag_len, int *code, char *err, size_t errlen)
 		*code = MBEDTLS_SSL_MAX_FRAG_LEN_4096;
 		break;
 	default:
-		tlsio_errorf(err, errlen, "max_frag_len %d: not 512, 1024, "
-		    "2048 or 4096", max_frag_len);
+		tlsio_errorf(err, errlen,
+		    "max_frag_len %d: not 512, 1024, 2048 or 4096",
+		    max_frag_len);
 		return -1;
 	}
 #if !defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
-	tlsio_errorf(err, errlen, "max_frag_len: not supported by this mbedtls");
+	tlsio_errorf(
+	    err, errlen, "max_frag_len: not supported by this mbedtls");
 	return -1;
 #endif
 	return 0;
 }
 
 static int
-tlsio_stat_all(struct tlsio_config *c, struct tlsio_stamp st[3], char *err,
-    size_t errlen)
+tlsio_stat_all(
+    struct tlsio_config *c, struct tlsio_stamp st[3], char *err, size_t errlen)
 {
-	const char	*path[3] = { c->ca_file, c->client_cert, c->client_key };
-	int		 i;
+	const char *path[3] = {c->ca_file, c->client_cert, c->client_key};
+	int i;
 
 	for (i = 0; i < 3; i++) {
 		if (tlsio_stat(path[i], &st[i]) == -1) {
-			tlsio_errorf(err, errlen, "%s: %s", path[i],
-			    strerror(errno));
+			tlsio_errorf(
+			    err, errlen, "%s: %s", path[i], strerror(errno));
 			return -1;
 		}
 	}
@@ -366,9 +371,9 @@ tlsio_stat_all(struct tlsio_config *c, struct tlsio_stamp st[3], char *err,
 struct tlsio_config *
 tlsio_config_new(const struct tlsio_params *p, char *err, size_t errlen)
 {
-	static const char	 pers[] = "outpost tlsio";
-	struct tlsio_config	*c = xcalloc(1, sizeof *c);
-	int			 ret;
+	static const char pers[] = "outpost tlsio";
+	struct tlsio_config *c = xcalloc(1, sizeof *c);
+	int ret;
 
 	mbedtls_entropy_init(&c->entropy);
 	mbedtls_ctr_drbg_init(&c->drbg);
@@ -401,7 +406,8 @@ tlsio_config_new(const struct tlsio_params *p, char *err, size_t errlen)
 	}
 #endif
 	if ((ret = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func,
-	    &c->entropy, (const unsigned char *)pers, sizeof pers - 1)) != 0) {
+		 &c->entropy, (const unsigned char *)pers, sizeof pers - 1)) !=
+	    0) {
 		tlsio_mbedtls_error(err, errlen, "seeding the RNG", ret);
 		goto fail;
 	}
@@ -444,9 +450,9 @@ tlsio_config_forget_session(struct tlsio_config *c)
 int
 tlsio_config_refresh(struct tlsio_config *c, char *err, size_t errlen)
 {
-	struct tlsio_stamp	 st[3];
-	struct tlsio_material	*m;
-	int			 i, changed = 0;
+	struct tlsio_stamp st[3];
+	struct tlsio_material *m;
+	int i, changed = 0;
 
 	if (tlsio_stat_all(c, st, err, errlen) == -1)
 		return -1;
@@ -504,8 +510,8 @@ tlsio_config_resumptions(const struct tlsio_config *c)
 static int
 tlsio_bio_send(void *arg, const unsigned char *buf, size_t len)
 {
-	struct tlsio	*t = arg;
-	ssize_t		 n;
+	struct tlsio *t = arg;
+	ssize_t n;
 
 	n = send(t->fd, buf, len, MSG_NOSIGNAL);
 	if (n >= 0) {
@@ -523,8 +529,8 @@ tlsio_bio_send(void *arg, const unsigned char *buf, size_t len)
 static int
 tlsio_bio_recv(void *arg, unsigned char *buf, size_t len)
 {
-	struct tlsio	*t = arg;
-	ssize_t		 n;
+	struct tlsio *t = arg;
+	ssize_t n;
 
 	n = recv(t->fd, buf, len, 0);
 	if (n >= 0) {
@@ -540,12 +546,12 @@ tlsio_bio_recv(void *arg, unsigned char *buf, size_t len)
 }
 
 struct tlsio *
-tlsio_new(struct tlsio_config *c, int fd, const char *host, char *err,
-    size_t errlen)
+tlsio_new(
+    struct tlsio_config *c, int fd, const char *host, char *err, size_t errlen)
 {
-	struct tlsio	*t = xcalloc(1, sizeof *t);
-	char		 cause[256];
-	int		 ret;
+	struct tlsio *t = xcalloc(1, sizeof *t);
+	char cause[256];
+	int ret;
 
 	if (tlsio_config_refresh(c, cause, sizeof cause) == -1)
 		log_warn("tls", "keeping the loaded certificates: %s", cause);
@@ -568,8 +574,8 @@ tlsio_new(struct tlsio_config *c, int fd, const char *host, char *err,
 	if (c->have_session && strcmp(c->session_host, host) == 0 &&
 	    (ret = mbedtls_ssl_set_session(&t->ssl, &c->session)) != 0) {
 		/* Not fatal: the handshake is simply a full one. */
-		log_debug("tls", "session not offered: -0x%04x",
-		    (unsigned)-ret);
+		log_debug(
+		    "tls", "session not offered: -0x%04x", (unsigned)-ret);
 	}
 	return t;
 fail:
@@ -592,7 +598,7 @@ tlsio_free(struct tlsio *t)
 static void
 tlsio_save_session(struct tlsio *t)
 {
-	struct tlsio_config	*c = t->cfg;
+	struct tlsio_config *c = t->cfg;
 
 	tlsio_config_forget_session(c);
 	if (mbedtls_ssl_get_session(&t->ssl, &c->session) != 0) {
@@ -632,8 +638,8 @@ tlsio_new_ticket(int ret)
 static enum tlsio_status
 tlsio_fail(struct tlsio *t, int ret, char *err, size_t errlen)
 {
-	char		info[256], *p;
-	uint32_t	flags;
+	char info[256], *p;
+	uint32_t flags;
 
 	if (t->io_errno != 0) {
 		tlsio_errorf(err, errlen, "%s", strerror(t->io_errno));
@@ -664,7 +670,7 @@ tlsio_fail(struct tlsio *t, int ret, char *err, size_t errlen)
 enum tlsio_status
 tlsio_handshake(struct tlsio *t, char *err, size_t errlen)
 {
-	int	ret;
+	int ret;
 
 	t->io_errno = 0;
 	for (;;) {
@@ -694,17 +700,17 @@ tlsio_handshake(struct tlsio *t, char *err, size_t errlen)
 			tlsio_save_session(t);
 		if (t->cfg->insecure &&
 		    mbedtls_ssl_get_verify_result(&t->ssl) != 0)
-			log_debug("tls", "%s: certificate not verified "
-			    "(insecure)", t->host);
+			log_debug("tls",
+			    "%s: certificate not verified (insecure)", t->host);
 	}
 	return TLSIO_OK;
 }
 
 enum tlsio_status
-tlsio_read(struct tlsio *t, void *buf, size_t len, size_t *n, char *err,
-    size_t errlen)
+tlsio_read(
+    struct tlsio *t, void *buf, size_t len, size_t *n, char *err, size_t errlen)
 {
-	int	ret;
+	int ret;
 
 	*n = 0;
 	t->io_errno = 0;
@@ -730,10 +736,10 @@ tlsio_read(struct tlsio *t, void *buf, size_t len, size_t *n, char *err,
 }
 
 enum tlsio_status
-tlsio_write(struct tlsio *t, const void *buf, size_t len, size_t *n,
-    char *err, size_t errlen)
+tlsio_write(struct tlsio *t, const void *buf, size_t len, size_t *n, char *err,
+    size_t errlen)
 {
-	int	ret;
+	int ret;
 
 	*n = 0;
 	t->io_errno = 0;
@@ -749,8 +755,9 @@ tlsio_write(struct tlsio *t, const void *buf, size_t len, size_t *n,
 		if (ret == MBEDTLS_ERR_SSL_WANT_READ ||
 		    ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
 			t->write_pending = len;
-			return ret == MBEDTLS_ERR_SSL_WANT_READ ?
-			    TLSIO_WANT_READ : TLSIO_WANT_WRITE;
+			return ret == MBEDTLS_ERR_SSL_WANT_READ
+			    ? TLSIO_WANT_READ
+			    : TLSIO_WANT_WRITE;
 		}
 		if (tlsio_new_ticket(ret)) {
 			tlsio_save_session(t);

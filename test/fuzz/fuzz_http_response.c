@@ -10,14 +10,14 @@
 
 #include "http_response.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static enum http_response_result
 fuzz_parse(struct http_response *r, const uint8_t *data, size_t len,
     size_t split, int eof)
 {
-	enum http_response_result	 res;
-	size_t				 used, off = 0;
+	enum http_response_result res;
+	size_t used, off = 0;
 
 	res = http_response_feed(r, data, split, &used);
 	if (used > split)
@@ -38,13 +38,13 @@ fuzz_parse(struct http_response *r, const uint8_t *data, size_t len,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct http_response_limits	 small = { 256, 8, 512 };
-	struct http_response		*a, *b;
-	enum http_response_result	 ra, rb;
-	const unsigned char		*ba, *bb;
-	const char			*name, *value;
-	size_t				 la, lb, split, i;
-	int				 head, eof, trailer;
+	struct http_response_limits small = {256, 8, 512};
+	struct http_response *a, *b;
+	enum http_response_result ra, rb;
+	const unsigned char *ba, *bb;
+	const char *name, *value;
+	size_t la, lb, split, i;
+	int head, eof, trailer;
 
 	if (size < 2)
 		return 0;
@@ -64,15 +64,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (ra == HTTP_RESPONSE_ERROR) {
 		if (strcmp(http_response_error(a), http_response_error(b)) !=
-		    0 || http_response_error(a)[0] == '\0')
+			0 ||
+		    http_response_error(a)[0] == '\0')
 			abort();
 	} else {
 		ba = http_response_body(a, &la);
 		bb = http_response_body(b, &lb);
 		if (la != lb || memcmp(ba, bb, la) != 0 || ba[la] != '\0')
 			abort();
-		if (la > ((data[-2] & 4) ? small.max_body_bytes :
-		    HTTP_RESPONSE_DEFAULT_BODY_BYTES))
+		if (la > ((data[-2] & 4) ? small.max_body_bytes
+					 : HTTP_RESPONSE_DEFAULT_BODY_BYTES))
 			abort();
 		if (http_response_status(a) != http_response_status(b))
 			abort();
@@ -84,7 +85,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)http_response_keep_alive(a);
 	(void)http_response_reason(a);
 	for (i = 0; http_response_field(a, i, &name, &value, &trailer) == 0;
-	    i++) {
+	     i++) {
 		if (strlen(name) == 0)
 			abort();
 	}

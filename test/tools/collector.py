@@ -17,6 +17,9 @@ Fault modes, from --mode or POST /_control with the mode as the body:
   trickle        send the answer one byte every --trickle-delay seconds
   chunked        200 in chunked coding with an extension and a trailer
   close          200 with Connection: close, then close
+  drop-reused    200 to the first request on a connection; a later one on
+                 the same connection is read and the connection closed
+                 unanswered (a server that timed out an idle connection)
 """
 
 import argparse
@@ -32,7 +35,7 @@ import sys
 import threading
 import time
 
-STORING = ("ok", "ok204", "trickle", "chunked", "close")
+STORING = ("ok", "ok204", "trickle", "chunked", "close", "drop-reused")
 
 
 class State:
@@ -95,7 +98,7 @@ class State:
 
 def valid_mode(mode):
     if mode in ("ok", "ok204", "hang", "reset", "trickle", "chunked",
-                "close"):
+                "close", "drop-reused"):
         return True
     if mode.startswith("status:"):
         return mode[7:].isdigit() and 100 <= int(mode[7:]) <= 599
@@ -126,6 +129,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         super().setup()
 
     reset = False
+    on_connection = 0  # requests seen on this connection
 
     def finish(self):
         super().finish()
@@ -185,6 +189,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         st.bump("requests")
         mode = st.mode
+        self.on_connection += 1
+        if mode == "drop-reused" and self.on_connection > 1:
+            self.close_connection = True
+            return
         ids = []
         lines = 0
         try:
@@ -206,7 +214,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "lines": lines,
             }, ids)
         reply = json.dumps({"accepted": len(ids) or lines}).encode()
-        if mode == "ok":
+        if mode in ("ok", "drop-reused"):
             self.answer(200, reply, [("Content-Type", "application/json")])
         elif mode == "ok204":
             self.answer(204)

@@ -40,61 +40,61 @@
 #include "http_response.h"
 #include "tlsio.h"
 
-extern char	**environ;
+extern char **environ;
 
 /* Scratch directory and tools, shared by every test. */
-static char	 dir[256];
-static char	 python[256];
-static char	 collector_py[1024];
+static char dir[256];
+static char python[256];
+static char collector_py[1024];
 
-#define MAX_SERVERS	4
+#define MAX_SERVERS 4
 
 struct server {
-	pid_t	 pid;
-	int	 port;
-	char	 stats[320];
-	char	 store[320];
+	pid_t pid;
+	int port;
+	char stats[320];
+	char store[320];
 };
 
 struct result {
-	int		 done;
-	enum http_layer	 layer;
-	char		 error[400];
-	int		 status;
-	char		*body;
-	size_t		 body_len;
-	long long	 retry_after_s;
-	int		 reused;
-	int		 tls_resumed;
-	int		 keep_alive;
-	int		 version;
-	double		 elapsed_s;
-	uint64_t	 bytes_sent;
-	uint64_t	 bytes_received;
-	char		 trailer[64];
-	char		 content_type[64];
+	int done;
+	enum http_layer layer;
+	char error[400];
+	int status;
+	char *body;
+	size_t body_len;
+	long long retry_after_s;
+	int reused;
+	int tls_resumed;
+	int keep_alive;
+	int version;
+	double elapsed_s;
+	uint64_t bytes_sent;
+	uint64_t bytes_received;
+	char trailer[64];
+	char content_type[64];
 };
 
 struct ctx {
-	struct event_base	*base;
-	struct evdns_base	*dns;
-	int			 dns_fd;
-	struct event		*dns_ev;
-	int			 dns_port;
-	int			 dns_queries;
-	struct tlsio_config	*tls;
-	struct http_client	*client;
+	struct event_base *base;
+	struct evdns_base *dns;
+	int dns_fd;
+	struct event *dns_ev;
+	int dns_port;
+	int dns_queries;
+	struct tlsio_config *tls;
+	struct http_client *client;
 	struct http_client_options opt;
-	struct result		 res;
-	int			 free_in_cb;
-	struct server		 srv[MAX_SERVERS];
-	int			 nsrv;
+	struct result res;
+	int free_in_cb;
+	struct server srv[MAX_SERVERS];
+	int nsrv;
 };
 
 static double
 now_s(void)
 {
-	struct timespec	ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
@@ -109,9 +109,9 @@ path_in_dir(char *buf, size_t len, const char *name)
 static char *
 read_file(const char *path)
 {
-	FILE	*f = fopen(path, "rb");
-	char	*buf;
-	long	 n;
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
 
 	if (f == NULL)
 		return NULL;
@@ -129,9 +129,9 @@ read_file(const char *path)
 static int
 free_port(void)
 {
-	struct sockaddr_in	sin;
-	socklen_t		len = sizeof sin;
-	int			fd, port;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	int fd, port;
 
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&sin, 0, sizeof sin);
@@ -147,8 +147,8 @@ free_port(void)
 static int
 port_open(int port)
 {
-	struct sockaddr_in	sin;
-	int			fd, ok;
+	struct sockaddr_in sin;
+	int fd, ok;
 
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&sin, 0, sizeof sin);
@@ -163,13 +163,13 @@ port_open(int port)
 static pid_t
 spawn(char *const argv[], const char *log)
 {
-	posix_spawn_file_actions_t	fa;
-	pid_t				pid;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, log,
-	    O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_addopen(
+	    &fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0)
 		fail_msg("cannot run %s", argv[0]);
@@ -180,7 +180,7 @@ spawn(char *const argv[], const char *log)
 static void
 server_stop(struct server *s)
 {
-	double	deadline;
+	double deadline;
 
 	if (s->pid <= 0)
 		return;
@@ -201,11 +201,12 @@ server_stop(struct server *s)
 static void
 server_wait(struct server *s, const char *port_file, const char *log)
 {
-	double	 deadline = now_s() + 15;
-	char	*text;
+	double deadline = now_s() + 15;
+	char *text;
 
 	for (;;) {
-		if (port_file != NULL && (text = read_file(port_file)) != NULL) {
+		if (port_file != NULL &&
+		    (text = read_file(port_file)) != NULL) {
 			s->port = atoi(text);
 			free(text);
 			if (s->port > 0)
@@ -233,17 +234,17 @@ server_wait(struct server *s, const char *port_file, const char *log)
 static struct server *
 collector_start(struct ctx *x, const char *mode, ...)
 {
-	struct server	*s = &x->srv[x->nsrv++];
-	char		 port_file[320], log[320], cert[320], key[320];
-	char		 client_ca[320], port[16], trickle[32];
-	char		*argv[32];
-	const char	*opt;
-	int		 n = 0, idx = x->nsrv;
-	va_list		 ap;
+	struct server *s = &x->srv[x->nsrv++];
+	char port_file[320], log[320], cert[320], key[320];
+	char client_ca[320], port[16], trickle[32];
+	char *argv[32];
+	const char *opt;
+	int n = 0, idx = x->nsrv;
+	va_list ap;
 
 	assert_true(x->nsrv <= MAX_SERVERS);
-	snprintf(port_file, sizeof port_file, "%s/port.%d.%d", dir, getpid(),
-	    idx);
+	snprintf(
+	    port_file, sizeof port_file, "%s/port.%d.%d", dir, getpid(), idx);
 	unlink(port_file);
 	snprintf(s->stats, sizeof s->stats, "%s/stats.%d", dir, idx);
 	snprintf(s->store, sizeof s->store, "%s/store.%d", dir, idx);
@@ -293,10 +294,10 @@ collector_start(struct ctx *x, const char *mode, ...)
 static struct server *
 s_server_start(struct ctx *x, const char *cert)
 {
-	struct server	*s = &x->srv[x->nsrv++];
-	char		 accept[64], crt[320], key[320], log[320];
-	char		*argv[] = { "openssl", "s_server", "-accept", accept,
-	    "-cert", crt, "-key", key, "-www", "-quiet", NULL };
+	struct server *s = &x->srv[x->nsrv++];
+	char accept[64], crt[320], key[320], log[320];
+	char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", crt,
+	    "-key", key, "-www", "-quiet", NULL};
 
 	s->port = free_port();
 	snprintf(accept, sizeof accept, "127.0.0.1:%d", s->port);
@@ -311,8 +312,8 @@ s_server_start(struct ctx *x, const char *cert)
 static long
 stat_of(const struct server *s, const char *key)
 {
-	char	*text = read_file(s->stats), pat[64], *p;
-	long	 v = -1;
+	char *text = read_file(s->stats), pat[64], *p;
+	long v = -1;
 
 	assert_non_null(text);
 	snprintf(pat, sizeof pat, "\"%s\": ", key);
@@ -326,8 +327,8 @@ stat_of(const struct server *s, const char *key)
 static long
 stat_wait(const struct server *s, const char *key, long want)
 {
-	double	deadline = now_s() + 5;
-	long	v;
+	double deadline = now_s() + 5;
+	long v;
 
 	while ((v = stat_of(s, key)) != want && now_s() < deadline)
 		usleep(10000);
@@ -338,30 +339,30 @@ stat_wait(const struct server *s, const char *key, long want)
 static void
 dns_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct ctx		*x = arg;
-	unsigned char		 buf[512];
-	struct sockaddr_storage	 ss;
-	socklen_t		 sl = sizeof ss;
-	ssize_t			 n;
+	struct ctx *x = arg;
+	unsigned char buf[512];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	ssize_t n;
 
 	n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&ss, &sl);
 	if (n < 12)
 		return;
 	x->dns_queries++;
-	buf[2] = 0x80 | (buf[2] & 0x79);	/* QR, keep opcode and RD */
-	buf[3] = 0x80 | 3;			/* RA, NXDOMAIN */
-	memset(buf + 6, 0, 6);			/* no answers */
+	buf[2] = 0x80 | (buf[2] & 0x79); /* QR, keep opcode and RD */
+	buf[3] = 0x80 | 3;		 /* RA, NXDOMAIN */
+	memset(buf + 6, 0, 6);		 /* no answers */
 	sendto(fd, buf, n, 0, (struct sockaddr *)&ss, sl);
 }
 
 static int
 ctx_setup(void **state)
 {
-	struct ctx		*x = calloc(1, sizeof *x);
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof sin;
-	char			 ns[64], hosts[320];
-	int			 i;
+	struct ctx *x = calloc(1, sizeof *x);
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	char ns[64], hosts[320];
+	int i;
 
 	for (i = 0; i < MAX_SERVERS; i++)
 		x->srv[i].pid = -1;
@@ -370,12 +371,12 @@ ctx_setup(void **state)
 	memset(&sin, 0, sizeof sin);
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(x->dns_fd, (struct sockaddr *)&sin, sizeof sin),
-	    0);
+	assert_int_equal(
+	    bind(x->dns_fd, (struct sockaddr *)&sin, sizeof sin), 0);
 	getsockname(x->dns_fd, (struct sockaddr *)&sin, &len);
 	x->dns_port = ntohs(sin.sin_port);
-	x->dns_ev = event_new(x->base, x->dns_fd, EV_READ | EV_PERSIST,
-	    dns_read_cb, x);
+	x->dns_ev =
+	    event_new(x->base, x->dns_fd, EV_READ | EV_PERSIST, dns_read_cb, x);
 	event_add(x->dns_ev, NULL);
 
 	x->dns = evdns_base_new(x->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
@@ -395,8 +396,8 @@ ctx_setup(void **state)
 static int
 ctx_teardown(void **state)
 {
-	struct ctx	*x = *state;
-	int		 i;
+	struct ctx *x = *state;
+	int i;
 
 	http_client_free(x->client);
 	tlsio_config_free(x->tls);
@@ -414,8 +415,8 @@ ctx_teardown(void **state)
 static void
 tls_config(struct ctx *x, const char *ca, const char *client, int insecure)
 {
-	struct tlsio_params	p;
-	char			ca_path[320], crt[320], key[320], err[256];
+	struct tlsio_params p;
+	char ca_path[320], crt[320], key[320], err[256];
 
 	memset(&p, 0, sizeof p);
 	if (ca != NULL) {
@@ -439,9 +440,9 @@ tls_config(struct ctx *x, const char *ca, const char *client, int insecure)
 static void
 capture_cb(const struct http_result *r, void *arg)
 {
-	struct ctx	*x = arg;
-	struct result	*o = &x->res;
-	const char	*v;
+	struct ctx *x = arg;
+	struct result *o = &x->res;
+	const char *v;
 
 	o->done = 1;
 	o->layer = r->layer;
@@ -467,8 +468,8 @@ capture_cb(const struct http_result *r, void *arg)
 			snprintf(o->trailer, sizeof o->trailer, "%s", v);
 		if ((v = http_response_header(r->response, "Content-Type")) !=
 		    NULL)
-			snprintf(o->content_type, sizeof o->content_type, "%s",
-			    v);
+			snprintf(
+			    o->content_type, sizeof o->content_type, "%s", v);
 	}
 	if (x->free_in_cb) {
 		/* Allowed: the client frees itself after this returns. */
@@ -480,7 +481,7 @@ capture_cb(const struct http_result *r, void *arg)
 static void
 guard_cb(evutil_socket_t fd, short what, void *arg)
 {
-	int	*fired = arg;
+	int *fired = arg;
 
 	*fired = 1;
 }
@@ -490,11 +491,11 @@ static struct result *
 request(struct ctx *x, const char *method, const char *url,
     const char *const *headers, const void *body, size_t body_len)
 {
-	struct http_request	 req;
-	struct timeval		 tv = { 30, 0 };
-	struct event		*guard;
-	char			 err[256];
-	int			 fired = 0;
+	struct http_request req;
+	struct timeval tv = {30, 0};
+	struct event *guard;
+	char err[256];
+	int fired = 0;
 
 	if (x->client == NULL)
 		x->client = http_client_new(x->base, &x->opt);
@@ -505,8 +506,8 @@ request(struct ctx *x, const char *method, const char *url,
 	req.body = body;
 	req.body_len = body_len;
 	x->res.done = 0;
-	if (http_client_request(x->client, &req, capture_cb, x, err,
-	    sizeof err) == -1)
+	if (http_client_request(
+		x->client, &req, capture_cb, x, err, sizeof err) == -1)
 		fail_msg("request refused: %s", err);
 	/* The callback never runs inside http_client_request(). */
 	assert_false(x->res.done);
@@ -524,7 +525,7 @@ request(struct ctx *x, const char *method, const char *url,
 static void
 spin(struct ctx *x, double seconds)
 {
-	struct timeval	tv;
+	struct timeval tv;
 
 	tv.tv_sec = (time_t)seconds;
 	tv.tv_usec = (suseconds_t)((seconds - tv.tv_sec) * 1e6);
@@ -533,8 +534,8 @@ spin(struct ctx *x, double seconds)
 }
 
 static void
-url_of(char *buf, size_t len, const char *scheme, const char *host,
-    int port, const char *path)
+url_of(char *buf, size_t len, const char *scheme, const char *host, int port,
+    const char *path)
 {
 	snprintf(buf, len, "%s://%s:%d%s", scheme, host, port, path);
 }
@@ -542,55 +543,56 @@ url_of(char *buf, size_t len, const char *scheme, const char *host,
 static void
 test_url_parse(void **state)
 {
-	struct http_url	u;
-	char		err[256];
+	struct http_url u;
+	char err[256];
 
 	assert_int_equal(http_url_parse("https://ingest.example.com/v1/b?x=1#f",
-	    &u, err, sizeof err), 0);
+			     &u, err, sizeof err),
+	    0);
 	assert_true(u.tls);
 	assert_string_equal(u.host, "ingest.example.com");
 	assert_int_equal(u.port, 443);
 	assert_string_equal(u.path, "/v1/b?x=1");
 	http_url_clear(&u);
 
-	assert_int_equal(http_url_parse("HTTP://[::1]:8080", &u, err,
-	    sizeof err), 0);
+	assert_int_equal(
+	    http_url_parse("HTTP://[::1]:8080", &u, err, sizeof err), 0);
 	assert_false(u.tls);
 	assert_string_equal(u.host, "::1");
 	assert_int_equal(u.port, 8080);
 	assert_string_equal(u.path, "/");
 	http_url_clear(&u);
 
-	assert_int_equal(http_url_parse("http://10.0.0.1:/?q", &u, err,
-	    sizeof err), 0);
+	assert_int_equal(
+	    http_url_parse("http://10.0.0.1:/?q", &u, err, sizeof err), 0);
 	assert_int_equal(u.port, 80);
 	assert_string_equal(u.path, "/?q");
 	http_url_clear(&u);
 
 	assert_int_equal(http_url_parse("ftp://x/", &u, err, sizeof err), -1);
 	assert_string_equal(err, "ftp://x/: not an http:// or https:// URL");
-	assert_int_equal(http_url_parse("http://user:pw@x/", &u, err,
-	    sizeof err), -1);
-	assert_string_equal(err,
-	    "http://user:pw@x/: user info in URLs is not supported");
-	assert_int_equal(http_url_parse("http://x:99999/", &u, err,
-	    sizeof err), -1);
+	assert_int_equal(
+	    http_url_parse("http://user:pw@x/", &u, err, sizeof err), -1);
+	assert_string_equal(
+	    err, "http://user:pw@x/: user info in URLs is not supported");
+	assert_int_equal(
+	    http_url_parse("http://x:99999/", &u, err, sizeof err), -1);
 	assert_string_equal(err, "http://x:99999/: bad port");
-	assert_int_equal(http_url_parse("http://x:0/", &u, err, sizeof err),
-	    -1);
-	assert_int_equal(http_url_parse("http://x:8a/", &u, err, sizeof err),
-	    -1);
-	assert_int_equal(http_url_parse("http:///path", &u, err, sizeof err),
-	    -1);
+	assert_int_equal(
+	    http_url_parse("http://x:0/", &u, err, sizeof err), -1);
+	assert_int_equal(
+	    http_url_parse("http://x:8a/", &u, err, sizeof err), -1);
+	assert_int_equal(
+	    http_url_parse("http:///path", &u, err, sizeof err), -1);
 	assert_string_equal(err, "http:///path: bad host");
-	assert_int_equal(http_url_parse("http://[::1/", &u, err, sizeof err),
-	    -1);
-	assert_int_equal(http_url_parse("http://[nothex]/", &u, err,
-	    sizeof err), -1);
-	assert_int_equal(http_url_parse("http://a b/", &u, err, sizeof err),
-	    -1);
-	assert_int_equal(http_url_parse("http://x/a b", &u, err, sizeof err),
-	    -1);
+	assert_int_equal(
+	    http_url_parse("http://[::1/", &u, err, sizeof err), -1);
+	assert_int_equal(
+	    http_url_parse("http://[nothex]/", &u, err, sizeof err), -1);
+	assert_int_equal(
+	    http_url_parse("http://a b/", &u, err, sizeof err), -1);
+	assert_int_equal(
+	    http_url_parse("http://x/a b", &u, err, sizeof err), -1);
 	assert_string_equal(err, "http://x/a b: bad character in the path");
 
 	assert_string_equal(http_layer_name(HTTP_LAYER_DNS), "dns");
@@ -602,33 +604,37 @@ test_url_parse(void **state)
 static void
 test_request_refused(void **state)
 {
-	struct ctx		*x = *state;
-	struct http_request	 req;
-	const char		*bad_hdr[] = { "X-A: 1\r\nX-Injected: 2", NULL };
-	const char		*own_hdr[] = { "content-length: 5", NULL };
-	char			 err[256];
+	struct ctx *x = *state;
+	struct http_request req;
+	const char *bad_hdr[] = {"X-A: 1\r\nX-Injected: 2", NULL};
+	const char *own_hdr[] = {"content-length: 5", NULL};
+	char err[256];
 
 	x->client = http_client_new(x->base, &x->opt);
 	memset(&req, 0, sizeof req);
 	req.method = "GET";
 	req.url = "https://localhost/";
-	assert_int_equal(http_client_request(x->client, &req, capture_cb, x,
-	    err, sizeof err), -1);
-	assert_string_equal(err,
-	    "https://localhost/: https needs a TLS configuration");
+	assert_int_equal(http_client_request(
+			     x->client, &req, capture_cb, x, err, sizeof err),
+	    -1);
+	assert_string_equal(
+	    err, "https://localhost/: https needs a TLS configuration");
 	req.url = "http://localhost/";
 	req.headers = bad_hdr;
-	assert_int_equal(http_client_request(x->client, &req, capture_cb, x,
-	    err, sizeof err), -1);
+	assert_int_equal(http_client_request(
+			     x->client, &req, capture_cb, x, err, sizeof err),
+	    -1);
 	assert_string_equal(err, "bad request header: X-A: 1\r\nX-Injected: 2");
 	req.headers = own_hdr;
-	assert_int_equal(http_client_request(x->client, &req, capture_cb, x,
-	    err, sizeof err), -1);
+	assert_int_equal(http_client_request(
+			     x->client, &req, capture_cb, x, err, sizeof err),
+	    -1);
 	assert_string_equal(err, "header Content-Length is set by the client");
 	req.headers = NULL;
 	req.method = "get";
-	assert_int_equal(http_client_request(x->client, &req, capture_cb, x,
-	    err, sizeof err), -1);
+	assert_int_equal(http_client_request(
+			     x->client, &req, capture_cb, x, err, sizeof err),
+	    -1);
 	assert_string_equal(err, "bad method");
 	assert_false(http_client_busy(x->client));
 }
@@ -636,14 +642,14 @@ test_request_refused(void **state)
 static void
 test_plain_get_post(void **state)
 {
-	struct ctx		*x = *state;
-	struct server		*s = collector_start(x, "ok", NULL);
-	const char		 body[] = "{\"agent\":\"t\",\"records\":["
-	    "{\"id\":\"aa11\"},{\"id\":\"bb22\"}]}";
-	const char		*hdr[] = { "Content-Type: application/json",
-	    "Idempotency-Key: key-plain-1", NULL };
-	struct result		*r;
-	char			 url[128], *stored;
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok", NULL);
+	const char body[] = "{\"agent\":\"t\",\"records\":["
+			    "{\"id\":\"aa11\"},{\"id\":\"bb22\"}]}";
+	const char *hdr[] = {"Content-Type: application/json",
+	    "Idempotency-Key: key-plain-1", NULL};
+	struct result *r;
+	char url[128], *stored;
 
 	url_of(url, sizeof url, "http", "127.0.0.1", s->port, "/anything");
 	r = request(x, "GET", url, NULL, NULL, 0);
@@ -677,12 +683,12 @@ test_plain_get_post(void **state)
 static void
 test_https_verified_post(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "ok", "cert=server", NULL);
-	const char	 body[] = "{\"records\":[{\"id\":\"cc33\"}]}";
-	const char	*hdr[] = { "Idempotency-Key: key-tls-1", NULL };
-	struct result	*r;
-	char		 url[128], *stored;
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok", "cert=server", NULL);
+	const char body[] = "{\"records\":[{\"id\":\"cc33\"}]}";
+	const char *hdr[] = {"Idempotency-Key: key-tls-1", NULL};
+	struct result *r;
+	char url[128], *stored;
 
 	tls_config(x, "ca.crt", NULL, 0);
 	url_of(url, sizeof url, "https", "localhost", s->port, "/v1/batches");
@@ -704,11 +710,11 @@ test_https_verified_post(void **state)
 static void
 test_keep_alive_reuse(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "ok204", "cert=server", NULL);
-	struct result	*r;
-	char		 url[128];
-	int		 i;
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok204", "cert=server", NULL);
+	struct result *r;
+	char url[128];
+	int i;
 
 	tls_config(x, "ca.crt", NULL, 0);
 	url_of(url, sizeof url, "https", "localhost", s->port, "/v1");
@@ -742,10 +748,10 @@ test_keep_alive_reuse(void **state)
 static void
 test_session_resumption(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "ok", "cert=server", NULL);
-	struct result	*r;
-	char		 url[128];
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok", "cert=server", NULL);
+	struct result *r;
+	char url[128];
 
 	tls_config(x, "ca.crt", NULL, 0);
 	url_of(url, sizeof url, "https", "localhost", s->port, "/v1");
@@ -774,18 +780,17 @@ test_session_resumption(void **state)
 }
 
 static void
-expect_tls_refusal(struct ctx *x, const char *cert, const char *host,
-    const char *text)
+expect_tls_refusal(
+    struct ctx *x, const char *cert, const char *host, const char *text)
 {
-	struct server	*s = collector_start(x, "ok", cert, NULL);
-	struct result	*r;
-	char		 url[128];
+	struct server *s = collector_start(x, "ok", cert, NULL);
+	struct result *r;
+	char url[128];
 
 	if (x->tls == NULL)
 		tls_config(x, "ca.crt", NULL, 0);
 	url_of(url, sizeof url, "https", host, s->port, "/v1");
-	r = request(x, "POST", url, NULL, "{\"records\":[{\"id\":\"x\"}]}",
-	    24);
+	r = request(x, "POST", url, NULL, "{\"records\":[{\"id\":\"x\"}]}", 24);
 	assert_int_equal(r->layer, HTTP_LAYER_TLS);
 	assert_int_equal(r->status, 0);
 	if (strstr(r->error, text) == NULL)
@@ -822,10 +827,10 @@ test_expired(void **state)
 static void
 test_insecure_accepts_unknown_ca(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "ok", "cert=unknown", NULL);
-	struct result	*r;
-	char		 url[128];
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok", "cert=unknown", NULL);
+	struct result *r;
+	char url[128];
 
 	tls_config(x, NULL, NULL, 1);
 	url_of(url, sizeof url, "https", "localhost", s->port, "/v1");
@@ -842,11 +847,11 @@ test_insecure_accepts_unknown_ca(void **state)
 static void
 test_mutual_tls(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "ok", "cert=server",
-	    "client_ca=ca.crt", NULL);
-	struct result	*r;
-	char		 url[128];
+	struct ctx *x = *state;
+	struct server *s =
+	    collector_start(x, "ok", "cert=server", "client_ca=ca.crt", NULL);
+	struct result *r;
+	char url[128];
 
 	url_of(url, sizeof url, "https", "localhost", s->port, "/v1");
 	tls_config(x, "ca.crt", "client", 0);
@@ -870,8 +875,9 @@ test_mutual_tls(void **state)
 #else
 	if (r->layer != HTTP_LAYER_TLS) {
 		assert_int_equal(r->layer, HTTP_LAYER_TCP);
-		assert_true(strstr(r->error, "Connection reset by peer") !=
-		    NULL || strstr(r->error, "Broken pipe") != NULL);
+		assert_true(
+		    strstr(r->error, "Connection reset by peer") != NULL ||
+		    strstr(r->error, "Broken pipe") != NULL);
 	}
 #endif
 	assert_int_equal(stat_of(s, "requests"), 1);
@@ -882,8 +888,8 @@ test_mutual_tls(void **state)
 static void
 copy_file(const char *from, const char *to)
 {
-	char	*text = read_file(from), tmp[400];
-	FILE	*f;
+	char *text = read_file(from), tmp[400];
+	FILE *f;
 
 	assert_non_null(text);
 	snprintf(tmp, sizeof tmp, "%s.tmp", to);
@@ -897,11 +903,11 @@ copy_file(const char *from, const char *to)
 static void
 test_certificate_rotation(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "ok", "cert=server", NULL);
-	struct result	*r;
-	char		 url[128], ca[320], other[320], good[320];
-	long long	 expiry;
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok", "cert=server", NULL);
+	struct result *r;
+	char url[128], ca[320], other[320], good[320];
+	long long expiry;
 
 	path_in_dir(ca, sizeof ca, "rotating-ca.crt");
 	path_in_dir(other, sizeof other, "other-ca.crt");
@@ -942,13 +948,13 @@ test_certificate_rotation(void **state)
 static void
 test_config_errors(void **state)
 {
-	struct tlsio_params	 p;
-	char			 err[256], path[320], key[320];
+	struct tlsio_params p;
+	char err[256], path[320], key[320];
 
 	memset(&p, 0, sizeof p);
 	assert_null(tlsio_config_new(&p, err, sizeof err));
-	assert_string_equal(err,
-	    "no CA file: verification needs one (or insecure)");
+	assert_string_equal(
+	    err, "no CA file: verification needs one (or insecure)");
 	path_in_dir(path, sizeof path, "missing.crt");
 	p.ca_file = path;
 	assert_null(tlsio_config_new(&p, err, sizeof err));
@@ -960,8 +966,8 @@ test_config_errors(void **state)
 	path_in_dir(key, sizeof key, "server.key");
 	p.client_cert = path;
 	assert_null(tlsio_config_new(&p, err, sizeof err));
-	assert_string_equal(err,
-	    "a client certificate needs a key and a key a certificate");
+	assert_string_equal(
+	    err, "a client certificate needs a key and a key a certificate");
 	/* A key that is not the certificate's. */
 	p.client_key = key;
 	assert_null(tlsio_config_new(&p, err, sizeof err));
@@ -970,24 +976,24 @@ test_config_errors(void **state)
 	p.client_key = NULL;
 	p.max_frag_len = 3000;
 	assert_null(tlsio_config_new(&p, err, sizeof err));
-	assert_string_equal(err,
-	    "max_frag_len 3000: not 512, 1024, 2048 or 4096");
+	assert_string_equal(
+	    err, "max_frag_len 3000: not 512, 1024, 2048 or 4096");
 }
 
 static void
 test_connect_refused(void **state)
 {
-	struct ctx	*x = *state;
-	struct result	*r;
-	char		 url[128], want[128];
-	int		 port = free_port();
+	struct ctx *x = *state;
+	struct result *r;
+	char url[128], want[128];
+	int port = free_port();
 
 	url_of(url, sizeof url, "http", "127.0.0.1", port, "/");
 	r = request(x, "GET", url, NULL, NULL, 0);
 	assert_int_equal(r->layer, HTTP_LAYER_TCP);
 	assert_int_equal(r->status, 0);
-	snprintf(want, sizeof want, "connect to 127.0.0.1:%d: Connection "
-	    "refused", port);
+	snprintf(want, sizeof want,
+	    "connect to 127.0.0.1:%d: Connection refused", port);
 	assert_string_equal(r->error, want);
 	assert_int_equal(http_client_connections(x->client), 0);
 }
@@ -995,12 +1001,11 @@ test_connect_refused(void **state)
 static void
 test_dns_failure(void **state)
 {
-	struct ctx	*x = *state;
-	struct result	*r;
+	struct ctx *x = *state;
+	struct result *r;
 
 	tls_config(x, "ca.crt", NULL, 0);
-	r = request(x, "POST", "https://nonexistent.invalid/v1", NULL, "{}",
-	    2);
+	r = request(x, "POST", "https://nonexistent.invalid/v1", NULL, "{}", 2);
 	assert_int_equal(r->layer, HTTP_LAYER_DNS);
 	assert_int_equal(r->status, 0);
 	assert_non_null(strstr(r->error, "resolve nonexistent.invalid: "));
@@ -1011,26 +1016,26 @@ test_dns_failure(void **state)
 static void
 test_dns_timeout(void **state)
 {
-	struct ctx	*x = *state;
-	struct result	*r;
+	struct ctx *x = *state;
+	struct result *r;
 
 	/* The responder goes quiet: the connect timeout covers DNS. */
 	event_del(x->dns_ev);
 	x->opt.connect_timeout_s = 0.3;
 	r = request(x, "GET", "http://quiet.invalid/", NULL, NULL, 0);
 	assert_int_equal(r->layer, HTTP_LAYER_DNS);
-	assert_string_equal(r->error,
-	    "resolve quiet.invalid: timed out after 0.3 s");
+	assert_string_equal(
+	    r->error, "resolve quiet.invalid: timed out after 0.3 s");
 	assert_true(r->elapsed_s >= 0.25 && r->elapsed_s < 2);
 }
 
 static void
 test_own_dns_base(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "ok", NULL);
-	struct result	*r;
-	char		 url[128];
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok", NULL);
+	struct result *r;
+	char url[128];
 
 	/* A client that makes its own evdns base; numeric hosts only. */
 	x->opt.dns = NULL;
@@ -1043,10 +1048,10 @@ test_own_dns_base(void **state)
 static void
 test_hang_times_out(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "hang", "cert=server", NULL);
-	struct result	*r;
-	char		 url[128];
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "hang", "cert=server", NULL);
+	struct result *r;
+	char url[128];
 
 	tls_config(x, "ca.crt", NULL, 0);
 	x->opt.response_timeout_s = 0.5;
@@ -1054,8 +1059,8 @@ test_hang_times_out(void **state)
 	r = request(x, "POST", url, NULL, "{}", 2);
 	assert_int_equal(r->layer, HTTP_LAYER_HTTP);
 	assert_int_equal(r->status, 0);
-	assert_non_null(strstr(r->error, "no complete response from "
-	    "localhost:"));
+	assert_non_null(
+	    strstr(r->error, "no complete response from localhost:"));
 	assert_non_null(strstr(r->error, "within 0.5 s (0 bytes received)"));
 	assert_true(r->elapsed_s >= 0.45 && r->elapsed_s < 3);
 	assert_int_equal(stat_of(s, "requests"), 1);
@@ -1065,10 +1070,10 @@ test_hang_times_out(void **state)
 static void
 test_reset_mid_response(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "reset", NULL);
-	struct result	*r;
-	char		 url[128];
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "reset", NULL);
+	struct result *r;
+	char url[128];
 
 	url_of(url, sizeof url, "http", "127.0.0.1", s->port, "/v1");
 	r = request(x, "POST", url, NULL, "{}", 2);
@@ -1078,8 +1083,8 @@ test_reset_mid_response(void **state)
 		assert_non_null(strstr(r->error, "Connection reset by peer"));
 	else {
 		assert_int_equal(r->layer, HTTP_LAYER_HTTP);
-		assert_non_null(strstr(r->error, "connection closed in the "
-		    "body"));
+		assert_non_null(
+		    strstr(r->error, "connection closed in the body"));
 	}
 	assert_false(http_client_connected(x->client));
 
@@ -1097,12 +1102,12 @@ test_reset_mid_response(void **state)
 static void
 test_chunked_response(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "chunked", "cert=server", NULL);
-	const char	 body[] = "{\"records\":[{\"id\":\"d1\"},{\"id\":\"d2\"},"
-	    "{\"id\":\"d3\"}]}";
-	struct result	*r;
-	char		 url[128];
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "chunked", "cert=server", NULL);
+	const char body[] = "{\"records\":[{\"id\":\"d1\"},{\"id\":\"d2\"},"
+			    "{\"id\":\"d3\"}]}";
+	struct result *r;
+	char url[128];
 
 	tls_config(x, "ca.crt", NULL, 0);
 	url_of(url, sizeof url, "https", "localhost", s->port, "/v1");
@@ -1123,12 +1128,12 @@ test_chunked_response(void **state)
 static void
 test_statuses_and_retry_after(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s;
-	struct result	*r;
-	char		 url[128], mode[96];
-	time_t		 t = time(NULL) + 60;
-	struct tm	 tm;
+	struct ctx *x = *state;
+	struct server *s;
+	struct result *r;
+	char url[128], mode[96];
+	time_t t = time(NULL) + 60;
+	struct tm tm;
 
 	s = collector_start(x, "retry-after:7", NULL);
 	url_of(url, sizeof url, "http", "127.0.0.1", s->port, "/v1");
@@ -1139,8 +1144,8 @@ test_statuses_and_retry_after(void **state)
 	assert_int_equal(stat_of(s, "stored"), 0);
 
 	gmtime_r(&t, &tm);
-	strftime(mode, sizeof mode, "retry-after:%a, %d %b %Y %H:%M:%S GMT",
-	    &tm);
+	strftime(
+	    mode, sizeof mode, "retry-after:%a, %d %b %Y %H:%M:%S GMT", &tm);
 	s = collector_start(x, mode, NULL);
 	url_of(url, sizeof url, "http", "127.0.0.1", s->port, "/v1");
 	r = request(x, "POST", url, NULL, "{}", 2);
@@ -1164,11 +1169,10 @@ test_statuses_and_retry_after(void **state)
 static void
 test_trickle(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "trickle", "trickle=0.005",
-	    NULL);
-	struct result	*r;
-	char		 url[128];
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "trickle", "trickle=0.005", NULL);
+	struct result *r;
+	char url[128];
 
 	/* Slow but within the response timeout: fine. */
 	url_of(url, sizeof url, "http", "127.0.0.1", s->port, "/v1");
@@ -1192,10 +1196,10 @@ test_trickle(void **state)
 static void
 test_s_server_interop(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = s_server_start(x, "server");
-	struct result	*r;
-	char		 url[128];
+	struct ctx *x = *state;
+	struct server *s = s_server_start(x, "server");
+	struct result *r;
+	char url[128];
 
 	tls_config(x, "ca.crt", NULL, 0);
 	url_of(url, sizeof url, "https", "localhost", s->port, "/");
@@ -1219,10 +1223,10 @@ test_s_server_interop(void **state)
 static void
 test_server_restart_between_requests(void **state)
 {
-	struct ctx	*x = *state;
-	struct server	*s = collector_start(x, "ok", NULL);
-	struct result	*r;
-	char		 url[128], port[16];
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok", NULL);
+	struct result *r;
+	char url[128], port[16];
 
 	url_of(url, sizeof url, "http", "127.0.0.1", s->port, "/v1");
 	r = request(x, "POST", url, NULL, "{}", 2);
@@ -1245,13 +1249,51 @@ test_server_restart_between_requests(void **state)
 }
 
 static void
+test_stale_keep_alive_retried(void **state)
+{
+	struct ctx *x = *state;
+	struct server *s;
+	struct result *r;
+	char url[128];
+	int tls;
+
+	tls_config(x, "ca.crt", NULL, 0);
+	for (tls = 0; tls <= 1; tls++) {
+		s = tls ? collector_start(x, "drop-reused", "cert=server", NULL)
+			: collector_start(x, "drop-reused", NULL);
+		url_of(url, sizeof url, tls ? "https" : "http", "localhost",
+		    s->port, "/v1");
+		r = request(x, "POST", url, NULL,
+		    "{\"records\":[{\"id\":\"e1\"}]}", 25);
+		assert_int_equal(r->status, 200);
+		assert_true(http_client_connected(x->client));
+		/*
+		 * The server drops the kept-alive connection on the next
+		 * request without a byte of answer: the client tries once
+		 * more on a new connection instead of reporting a failure.
+		 */
+		r = request(x, "POST", url, NULL,
+		    "{\"records\":[{\"id\":\"e2\"}]}", 25);
+		assert_int_equal(r->layer, HTTP_LAYER_NONE);
+		assert_int_equal(r->status, 200);
+		assert_false(r->reused);
+		assert_int_equal(r->tls_resumed, tls);
+		assert_int_equal(stat_of(s, "requests"), 3);
+		assert_int_equal(stat_of(s, "connections"), 2);
+		assert_int_equal(stat_of(s, "unique_ids"), 2);
+		assert_int_equal(
+		    http_client_connections(x->client), 2 + 2 * tls);
+	}
+}
+
+static void
 test_free_in_callback_and_cancel(void **state)
 {
-	struct ctx		*x = *state;
-	struct server		*s = collector_start(x, "hang", NULL);
-	struct http_request	 req;
-	struct result		*r;
-	char			 url[128], err[256];
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "hang", NULL);
+	struct http_request req;
+	struct result *r;
+	char url[128], err[256];
 
 	url_of(url, sizeof url, "http", "127.0.0.1", s->port, "/v1");
 	/* Cancel: no callback, connection closed. */
@@ -1260,10 +1302,12 @@ test_free_in_callback_and_cancel(void **state)
 	req.method = "GET";
 	req.url = url;
 	x->res.done = 0;
-	assert_int_equal(http_client_request(x->client, &req, capture_cb, x,
-	    err, sizeof err), 0);
-	assert_int_equal(http_client_request(x->client, &req, capture_cb, x,
-	    err, sizeof err), -1);
+	assert_int_equal(http_client_request(
+			     x->client, &req, capture_cb, x, err, sizeof err),
+	    0);
+	assert_int_equal(http_client_request(
+			     x->client, &req, capture_cb, x, err, sizeof err),
+	    -1);
 	assert_string_equal(err, "a request is already in progress");
 	spin(x, 0.2);
 	assert_true(http_client_connected(x->client));
@@ -1287,13 +1331,12 @@ test_free_in_callback_and_cancel(void **state)
 static void
 test_small_records_and_bandwidth_cap(void **state)
 {
-	struct ctx		*x = *state;
-	struct server		*s = collector_start(x, "ok", "cert=server",
-	    NULL);
-	struct tlsio_params	 p;
-	struct result		*r;
-	char			 url[128], ca[320], err[256], *body;
-	size_t			 i, len;
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok", "cert=server", NULL);
+	struct tlsio_params p;
+	struct result *r;
+	char url[128], ca[320], err[256], *body;
+	size_t i, len;
 
 	/* Ask the server for 512-byte records; send 20 KB through them. */
 	memset(&p, 0, sizeof p);
@@ -1333,23 +1376,22 @@ test_small_records_and_bandwidth_cap(void **state)
 static void
 test_tlsio_direct(void **state)
 {
-	struct ctx		*x = *state;
-	struct server		*s = collector_start(x, "ok", "cert=server",
-	    NULL);
-	struct sockaddr_in	 sin;
-	struct pollfd		 pfd;
-	struct tlsio		*t;
-	enum tlsio_status	 st;
-	const char		 req[] = "GET /_stats HTTP/1.1\r\n"
-	    "Host: localhost\r\nConnection: close\r\n\r\n";
-	char			 buf[4096], err[256];
-	size_t			 n, got = 0, off = 0;
-	uint64_t		 in, out;
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok", "cert=server", NULL);
+	struct sockaddr_in sin;
+	struct pollfd pfd;
+	struct tlsio *t;
+	enum tlsio_status st;
+	const char req[] = "GET /_stats HTTP/1.1\r\n"
+			   "Host: localhost\r\nConnection: close\r\n\r\n";
+	char buf[4096], err[256];
+	size_t n, got = 0, off = 0;
+	uint64_t in, out;
 #ifdef __GLIBC__
-	struct mallinfo2	 m0, m1;
-	size_t			 peak = 0;
+	struct mallinfo2 m0, m1;
+	size_t peak = 0;
 #endif
-	int			 fd;
+	int fd;
 
 	tls_config(x, "ca.crt", NULL, 0);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1370,8 +1412,8 @@ test_tlsio_direct(void **state)
 		assert_true(st == TLSIO_WANT_READ || st == TLSIO_WANT_WRITE);
 #ifdef __GLIBC__
 		m1 = mallinfo2();
-		if (m1.uordblks > m0.uordblks && m1.uordblks - m0.uordblks >
-		    peak)
+		if (m1.uordblks > m0.uordblks &&
+		    m1.uordblks - m0.uordblks > peak)
 			peak = m1.uordblks - m0.uordblks;
 #endif
 		pfd.events = st == TLSIO_WANT_READ ? POLLIN : POLLOUT;
@@ -1384,7 +1426,7 @@ test_tlsio_direct(void **state)
 	 * not report through mallinfo2.
 	 */
 	print_message("tlsio: %zu bytes of heap per connection after the "
-	    "handshake, at least %zu during it (%s, %s)\n",
+		      "handshake, at least %zu during it (%s, %s)\n",
 	    m1.uordblks - m0.uordblks, peak, tlsio_version(t),
 	    tlsio_ciphersuite(t));
 	if (m1.uordblks > m0.uordblks)
@@ -1393,8 +1435,8 @@ test_tlsio_direct(void **state)
 	assert_false(tlsio_resumed(t));
 
 	while (off < sizeof req - 1) {
-		st = tlsio_write(t, req + off, sizeof req - 1 - off, &n, err,
-		    sizeof err);
+		st = tlsio_write(
+		    t, req + off, sizeof req - 1 - off, &n, err, sizeof err);
 		if (st == TLSIO_OK)
 			off += n;
 		else {
@@ -1404,8 +1446,8 @@ test_tlsio_direct(void **state)
 		}
 	}
 	for (;;) {
-		st = tlsio_read(t, buf + got, sizeof buf - 1 - got, &n, err,
-		    sizeof err);
+		st = tlsio_read(
+		    t, buf + got, sizeof buf - 1 - got, &n, err, sizeof err);
 		if (st == TLSIO_OK) {
 			got += n;
 			continue;
@@ -1430,10 +1472,10 @@ test_tlsio_direct(void **state)
 static int
 group_setup(void **state)
 {
-	const char	*src = getenv("OUTPOST_TEST_SRCDIR");
-	char		 script[4096], hosts[320], sh[320], log[320];
-	char		 srcdir[512], *text;
-	FILE		*f;
+	const char *src = getenv("OUTPOST_TEST_SRCDIR");
+	char script[4096], hosts[320], sh[320], log[320];
+	char srcdir[512], *text;
+	FILE *f;
 
 	snprintf(dir, sizeof dir, "/tmp/outpost-http-XXXXXX");
 	if (mkdtemp(dir) == NULL)
@@ -1447,8 +1489,8 @@ group_setup(void **state)
 	}
 	snprintf(collector_py, sizeof collector_py,
 	    "%s/test/tools/collector.py", src);
-	snprintf(python, sizeof python, "%s", getenv("OUTPOST_PYTHON") ?
-	    getenv("OUTPOST_PYTHON") : "python3");
+	snprintf(python, sizeof python, "%s",
+	    getenv("OUTPOST_PYTHON") ? getenv("OUTPOST_PYTHON") : "python3");
 	path_in_dir(hosts, sizeof hosts, "hosts");
 	f = fopen(hosts, "w");
 	fputs("127.0.0.1 localhost\n", f);
@@ -1456,8 +1498,7 @@ group_setup(void **state)
 
 	/* EC P-256 keys: quick to make, and mbedtls 2.28 and 3.x take them. */
 	snprintf(script, sizeof script,
-	    "set -e\ncd '%s'\n"
-	    "newca() { openssl req -x509 -newkey ec -pkeyopt "
+	    "set -e\ncd '%s'\nnewca() { openssl req -x509 -newkey ec -pkeyopt "
 	    "ec_paramgen_curve:prime256v1 -nodes -keyout $1.key -out $1.crt "
 	    "-days 30 -subj /CN=$2; }\n"
 	    "sign() { openssl req -newkey ec -pkeyopt "
@@ -1467,17 +1508,14 @@ group_setup(void **state)
 	    "extendedKeyUsage=%%s\\n%%s\\n' $6 \"$3\" > $1.ext\n"
 	    "  openssl x509 -req -in $1.csr -CA $5.crt -CAkey $5.key "
 	    "-CAcreateserial -days $4 -out $1.crt -extfile $1.ext; }\n"
-	    "newca ca outpost-test-ca\n"
-	    "newca other-ca outpost-other-ca\n"
+	    "newca ca outpost-test-ca\nnewca other-ca outpost-other-ca\n"
 	    "sign server localhost subjectAltName=DNS:localhost,IP:127.0.0.1 "
-	    "30 ca serverAuth\n"
-	    "sign wronghost wrong.example.net "
+	    "30 ca serverAuth\nsign wronghost wrong.example.net "
 	    "subjectAltName=DNS:wrong.example.net 30 ca serverAuth\n"
 	    "sign expired localhost subjectAltName=DNS:localhost -1 ca "
 	    "serverAuth\n"
 	    "sign unknown localhost subjectAltName=DNS:localhost 30 other-ca "
-	    "serverAuth\n"
-	    "sign client outpost-client '' 10 ca clientAuth\n",
+	    "serverAuth\nsign client outpost-client '' 10 ca clientAuth\n",
 	    dir);
 	path_in_dir(sh, sizeof sh, "mkcerts.sh");
 	path_in_dir(log, sizeof log, "openssl.log");
@@ -1498,7 +1536,7 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	char	cmd[400];
+	char cmd[400];
 
 	if (getenv("OUTPOST_KEEP_TMP") != NULL)
 		return 0;
@@ -1512,33 +1550,34 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_url_parse),
-		T(test_request_refused),
-		T(test_plain_get_post),
-		T(test_https_verified_post),
-		T(test_keep_alive_reuse),
-		T(test_session_resumption),
-		T(test_unknown_ca),
-		T(test_wrong_host),
-		T(test_expired),
-		T(test_insecure_accepts_unknown_ca),
-		T(test_mutual_tls),
-		T(test_certificate_rotation),
-		T(test_config_errors),
-		T(test_connect_refused),
-		T(test_dns_failure),
-		T(test_dns_timeout),
-		T(test_own_dns_base),
-		T(test_hang_times_out),
-		T(test_reset_mid_response),
-		T(test_chunked_response),
-		T(test_statuses_and_retry_after),
-		T(test_trickle),
-		T(test_s_server_interop),
-		T(test_server_restart_between_requests),
-		T(test_free_in_callback_and_cancel),
-		T(test_small_records_and_bandwidth_cap),
-		T(test_tlsio_direct),
+	    T(test_url_parse),
+	    T(test_request_refused),
+	    T(test_plain_get_post),
+	    T(test_https_verified_post),
+	    T(test_keep_alive_reuse),
+	    T(test_session_resumption),
+	    T(test_unknown_ca),
+	    T(test_wrong_host),
+	    T(test_expired),
+	    T(test_insecure_accepts_unknown_ca),
+	    T(test_mutual_tls),
+	    T(test_certificate_rotation),
+	    T(test_config_errors),
+	    T(test_connect_refused),
+	    T(test_dns_failure),
+	    T(test_dns_timeout),
+	    T(test_own_dns_base),
+	    T(test_hang_times_out),
+	    T(test_reset_mid_response),
+	    T(test_chunked_response),
+	    T(test_statuses_and_retry_after),
+	    T(test_trickle),
+	    T(test_s_server_interop),
+	    T(test_server_restart_between_requests),
+	    T(test_stale_keep_alive_retried),
+	    T(test_free_in_callback_and_cancel),
+	    T(test_small_records_and_bandwidth_cap),
+	    T(test_tlsio_direct),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

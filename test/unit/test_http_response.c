@@ -17,22 +17,22 @@
 /* One parse, fed in pieces of step bytes (0: whole, split at split). */
 struct outcome {
 	enum http_response_result res;
-	size_t		 consumed;
-	int		 status;
-	char		 error[160];
-	char		*body;
-	size_t		 body_len;
-	int		 keep_alive;
+	size_t consumed;
+	int status;
+	char error[160];
+	char *body;
+	size_t body_len;
+	int keep_alive;
 };
 
 static struct http_response *
 parse_one(const char *in, size_t len, const struct http_response_limits *l,
     int head, int eof, size_t step, size_t split, struct outcome *o)
 {
-	struct http_response		*r = http_response_new(l);
-	enum http_response_result	 res = HTTP_RESPONSE_NEED_MORE;
-	size_t				 off = 0, n, used;
-	const unsigned char		*body;
+	struct http_response *r = http_response_new(l);
+	enum http_response_result res = HTTP_RESPONSE_NEED_MORE;
+	size_t off = 0, n, used;
+	const unsigned char *body;
 
 	http_response_reset(r, head);
 	while (off < len && res == HTTP_RESPONSE_NEED_MORE) {
@@ -89,9 +89,9 @@ static struct http_response *
 parse_all(const char *in, size_t len, const struct http_response_limits *l,
     int head, int eof, struct outcome *whole)
 {
-	struct http_response	*r, *x;
-	struct outcome		 o;
-	size_t			 split;
+	struct http_response *r, *x;
+	struct outcome o;
+	size_t split;
 
 	r = parse_one(in, len, l, head, eof, 0, 0, whole);
 	x = parse_one(in, len, l, head, eof, 1, 0, &o);
@@ -114,8 +114,8 @@ static void
 expect_error(const char *in, const struct http_response_limits *l, int eof,
     const char *msg)
 {
-	struct outcome		 o;
-	struct http_response	*r;
+	struct outcome o;
+	struct http_response *r;
 
 	r = parse_all(in, strlen(in), l, 0, eof, &o);
 	assert_int_equal(o.res, HTTP_RESPONSE_ERROR);
@@ -124,8 +124,9 @@ expect_error(const char *in, const struct http_response_limits *l, int eof,
 	{
 		size_t used;
 
-		assert_int_equal(http_response_feed(r, "HTTP/1.1 200 OK\r\n",
-		    17, &used), HTTP_RESPONSE_ERROR);
+		assert_int_equal(
+		    http_response_feed(r, "HTTP/1.1 200 OK\r\n", 17, &used),
+		    HTTP_RESPONSE_ERROR);
 		assert_int_equal(used, 0);
 	}
 	free(o.body);
@@ -135,16 +136,14 @@ expect_error(const char *in, const struct http_response_limits *l, int eof,
 static void
 test_content_length(void **state)
 {
-	static const char	 in[] = "HTTP/1.1 200 OK\r\n"
-	    "Content-Type: application/json\r\n"
-	    "content-length: 11\r\n"
-	    "X-Empty:\r\n"
-	    "\r\n"
-	    "{\"ok\":true}";
-	struct outcome		 o;
-	struct http_response	*r = PARSE(in, NULL, 0, 0, &o);
-	const char		*name, *value;
-	int			 trailer;
+	static const char in[] = "HTTP/1.1 200 OK\r\n"
+				 "Content-Type: application/json\r\n"
+				 "content-length: 11\r\nX-Empty:\r\n"
+				 "\r\n{\"ok\":true}";
+	struct outcome o;
+	struct http_response *r = PARSE(in, NULL, 0, 0, &o);
+	const char *name, *value;
+	int trailer;
 
 	assert_int_equal(o.res, HTTP_RESPONSE_DONE);
 	assert_int_equal(o.consumed, sizeof in - 1);
@@ -155,38 +154,38 @@ test_content_length(void **state)
 	assert_int_equal(http_response_content_length(r), 11);
 	assert_false(http_response_chunked(r));
 	assert_true(o.keep_alive);
-	assert_string_equal(http_response_header(r, "CONTENT-TYPE"),
-	    "application/json");
+	assert_string_equal(
+	    http_response_header(r, "CONTENT-TYPE"), "application/json");
 	assert_string_equal(http_response_header(r, "Content-Length"), "11");
 	assert_string_equal(http_response_header(r, "x-empty"), "");
 	assert_null(http_response_header(r, "Content"));
 	assert_int_equal(http_response_field_count(r), 3);
-	assert_int_equal(http_response_field(r, 1, &name, &value, &trailer),
-	    0);
+	assert_int_equal(http_response_field(r, 1, &name, &value, &trailer), 0);
 	assert_string_equal(name, "content-length");
 	assert_string_equal(value, "11");
 	assert_false(trailer);
-	assert_int_equal(http_response_field(r, 3, &name, &value, &trailer),
-	    -1);
+	assert_int_equal(
+	    http_response_field(r, 3, &name, &value, &trailer), -1);
 	assert_int_equal(http_response_retry_after_s(r, 0), -1);
 	free(o.body);
 
 	/* The same parser serves the next response after a reset. */
 	http_response_reset(r, 0);
 	{
-		static const char	next[] = "HTTP/1.1 201 Created\r\n"
-		    "Content-Length: 2\r\n\r\nhi";
-		size_t			used;
+		static const char next[] = "HTTP/1.1 201 Created\r\n"
+					   "Content-Length: 2\r\n\r\nhi";
+		size_t used;
 
-		assert_int_equal(http_response_feed(r, next, sizeof next - 1,
-		    &used), HTTP_RESPONSE_DONE);
+		assert_int_equal(
+		    http_response_feed(r, next, sizeof next - 1, &used),
+		    HTTP_RESPONSE_DONE);
 		assert_int_equal(http_response_status(r), 201);
-		assert_string_equal((const char *)http_response_body(r, NULL),
-		    "hi");
+		assert_string_equal(
+		    (const char *)http_response_body(r, NULL), "hi");
 		assert_null(http_response_header(r, "Content-Type"));
 		/* Done is final too, and takes nothing more. */
-		assert_int_equal(http_response_feed(r, "x", 1, &used),
-		    HTTP_RESPONSE_DONE);
+		assert_int_equal(
+		    http_response_feed(r, "x", 1, &used), HTTP_RESPONSE_DONE);
 		assert_int_equal(used, 0);
 	}
 	http_response_free(r);
@@ -195,22 +194,15 @@ test_content_length(void **state)
 static void
 test_chunked_extensions_trailers(void **state)
 {
-	static const char	 in[] = "HTTP/1.1 200 OK\r\n"
-	    "Transfer-Encoding: Chunked\r\n"
-	    "Trailer: X-Checksum\r\n"
-	    "\r\n"
-	    "5;name=value\r\n"
-	    "hello\r\n"
-	    "7 ; a=1;b=\"q\"\r\n"
-	    ", world\r\n"
-	    "A\r\n"
-	    "0123456789\r\n"
-	    "000\r\n"
-	    "X-Checksum: abc\r\n"
-	    "X-Other:  two words \r\n"
-	    "\r\n";
-	struct outcome		 o;
-	struct http_response	*r = PARSE(in, NULL, 0, 0, &o);
+	static const char in[] = "HTTP/1.1 200 OK\r\n"
+				 "Transfer-Encoding: Chunked\r\n"
+				 "Trailer: X-Checksum\r\n\r\n"
+				 "5;name=value\r\nhello\r\n"
+				 "7 ; a=1;b=\"q\"\r\n, world\r\n"
+				 "A\r\n0123456789\r\n000\r\nX-Checksum: abc\r\n"
+				 "X-Other:  two words \r\n\r\n";
+	struct outcome o;
+	struct http_response *r = PARSE(in, NULL, 0, 0, &o);
 
 	assert_int_equal(o.res, HTTP_RESPONSE_DONE);
 	assert_int_equal(o.consumed, sizeof in - 1);
@@ -232,12 +224,12 @@ static void
 test_chunked_without_trailers_then_next(void **state)
 {
 	/* A second response follows at once: it must stay unconsumed. */
-	static const char	 in[] = "HTTP/1.1 200 OK\r\n"
-	    "Transfer-Encoding: chunked\r\n\r\n"
-	    "3\r\nabc\r\n0\r\n\r\n"
-	    "HTTP/1.1 204 No Content\r\n\r\n";
-	struct outcome		 o;
-	struct http_response	*r = PARSE(in, NULL, 0, 0, &o);
+	static const char in[] = "HTTP/1.1 200 OK\r\n"
+				 "Transfer-Encoding: chunked\r\n\r\n"
+				 "3\r\nabc\r\n0\r\n\r\n"
+				 "HTTP/1.1 204 No Content\r\n\r\n";
+	struct outcome o;
+	struct http_response *r = PARSE(in, NULL, 0, 0, &o);
 
 	assert_int_equal(o.res, HTTP_RESPONSE_DONE);
 	assert_int_equal(o.consumed, sizeof in - 1 - 27);
@@ -250,27 +242,30 @@ static void
 test_keep_alive_rules(void **state)
 {
 	static const struct {
-		const char	*in;
-		int		 keep;
+		const char *in;
+		int keep;
 	} cases[] = {
-		{ "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1 },
-		{ "HTTP/1.1 200 OK\r\nConnection: close\r\n"
-		    "Content-Length: 0\r\n\r\n", 0 },
-		{ "HTTP/1.1 200 OK\r\nConnection: Upgrade, CLOSE\r\n"
-		    "Content-Length: 0\r\n\r\n", 0 },
-		{ "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0 },
-		{ "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n"
-		    "Content-Length: 0\r\n\r\n", 1 },
-		{ "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
-		    "Content-Length: 0\r\n\r\n", 1 },
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1},
+	    {"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+	     "Content-Length: 0\r\n\r\n",
+		0},
+	    {"HTTP/1.1 200 OK\r\nConnection: Upgrade, CLOSE\r\n"
+	     "Content-Length: 0\r\n\r\n",
+		0},
+	    {"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0},
+	    {"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n"
+	     "Content-Length: 0\r\n\r\n",
+		1},
+	    {"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
+	     "Content-Length: 0\r\n\r\n",
+		1},
 	};
-	struct outcome		 o;
-	struct http_response	*r;
-	size_t			 i;
+	struct outcome o;
+	struct http_response *r;
+	size_t i;
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		r = parse_all(cases[i].in, strlen(cases[i].in), NULL, 0, 0,
-		    &o);
+		r = parse_all(cases[i].in, strlen(cases[i].in), NULL, 0, 0, &o);
 		assert_int_equal(o.res, HTTP_RESPONSE_DONE);
 		assert_int_equal(o.keep_alive, cases[i].keep);
 		free(o.body);
@@ -281,10 +276,11 @@ test_keep_alive_rules(void **state)
 static void
 test_body_until_close(void **state)
 {
-	static const char	 in[] = "HTTP/1.0 200 ok\r\n"
+	static const char in[] =
+	    "HTTP/1.0 200 ok\r\n"
 	    "Content-type: text/html\r\n\r\n<HTML>body</HTML>\r\n";
-	struct outcome		 o;
-	struct http_response	*r = PARSE(in, NULL, 0, 1, &o);
+	struct outcome o;
+	struct http_response *r = PARSE(in, NULL, 0, 1, &o);
 
 	assert_int_equal(o.res, HTTP_RESPONSE_DONE);
 	assert_string_equal(o.body, "<HTML>body</HTML>\r\n");
@@ -303,17 +299,17 @@ test_body_until_close(void **state)
 static void
 test_no_body_responses(void **state)
 {
-	static const char	 r204[] = "HTTP/1.1 204 No Content\r\n"
-	    "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n"
-	    "HTTP/1.1 200 OK\r\n";
-	static const char	 r304[] = "HTTP/1.1 304 Not Modified\r\n"
-	    "Content-Length: 100\r\n\r\n";
-	static const char	 head[] = "HTTP/1.1 200 OK\r\n"
-	    "Content-Length: 1000\r\n\r\n";
-	static const char	 head_chunked[] = "HTTP/1.1 200 OK\r\n"
-	    "Transfer-Encoding: chunked\r\n\r\n";
-	struct outcome		 o;
-	struct http_response	*r;
+	static const char r204[] = "HTTP/1.1 204 No Content\r\n"
+				   "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n"
+				   "HTTP/1.1 200 OK\r\n";
+	static const char r304[] = "HTTP/1.1 304 Not Modified\r\n"
+				   "Content-Length: 100\r\n\r\n";
+	static const char head[] = "HTTP/1.1 200 OK\r\n"
+				   "Content-Length: 1000\r\n\r\n";
+	static const char head_chunked[] = "HTTP/1.1 200 OK\r\n"
+					   "Transfer-Encoding: chunked\r\n\r\n";
+	struct outcome o;
+	struct http_response *r;
 
 	r = PARSE(r204, NULL, 0, 0, &o);
 	assert_int_equal(o.res, HTTP_RESPONSE_DONE);
@@ -352,12 +348,12 @@ test_no_body_responses(void **state)
 static void
 test_interim_responses(void **state)
 {
-	static const char	 in[] = "HTTP/1.1 100 Continue\r\n\r\n"
-	    "HTTP/1.1 103 Early Hints\r\n"
+	static const char in[] =
+	    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
 	    "Link: </style.css>; rel=preload\r\n\r\n"
 	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-	struct outcome		 o;
-	struct http_response	*r = PARSE(in, NULL, 0, 0, &o);
+	struct outcome o;
+	struct http_response *r = PARSE(in, NULL, 0, 0, &o);
 
 	assert_int_equal(o.res, HTTP_RESPONSE_DONE);
 	assert_int_equal(o.status, 200);
@@ -372,22 +368,18 @@ static void
 test_lenient_forms(void **state)
 {
 	/* Bare LF endings, obs-fold, no reason phrase, a stray CRLF. */
-	static const char	 in[] = "\r\nHTTP/1.1 503\n"
-	    "X-Long: first\n"
-	    " \tsecond  \n"
-	    "\tthird\n"
-	    "Content-Length: 3, 3\n"
-	    "Content-Length: 3\n"
-	    "\n"
-	    "abc";
-	struct outcome		 o;
-	struct http_response	*r = PARSE(in, NULL, 0, 0, &o);
+	static const char in[] = "\r\nHTTP/1.1 503\nX-Long: first\n"
+				 " \tsecond  \n\tthird\n"
+				 "Content-Length: 3, 3\nContent-Length: 3\n"
+				 "\nabc";
+	struct outcome o;
+	struct http_response *r = PARSE(in, NULL, 0, 0, &o);
 
 	assert_int_equal(o.res, HTTP_RESPONSE_DONE);
 	assert_int_equal(o.status, 503);
 	assert_string_equal(http_response_reason(r), "");
-	assert_string_equal(http_response_header(r, "X-Long"),
-	    "first second third");
+	assert_string_equal(
+	    http_response_header(r, "X-Long"), "first second third");
 	assert_string_equal(o.body, "abc");
 	free(o.body);
 	http_response_free(r);
@@ -396,15 +388,17 @@ test_lenient_forms(void **state)
 static void
 test_retry_after(void **state)
 {
-	static const char	 secs[] = "HTTP/1.1 429 Too Many Requests\r\n"
+	static const char secs[] =
+	    "HTTP/1.1 429 Too Many Requests\r\n"
 	    "Retry-After: 120\r\nContent-Length: 0\r\n\r\n";
-	static const char	 date[] = "HTTP/1.1 503 Busy\r\n"
+	static const char date[] =
+	    "HTTP/1.1 503 Busy\r\n"
 	    "Retry-After: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
 	    "Content-Length: 0\r\n\r\n";
-	const time_t		 when = 784111777;	/* that date */
-	struct outcome		 o;
-	struct http_response	*r;
-	time_t			 t;
+	const time_t when = 784111777; /* that date */
+	struct outcome o;
+	struct http_response *r;
+	time_t t;
 
 	r = PARSE(secs, NULL, 0, 0, &o);
 	assert_int_equal(o.status, 429);
@@ -419,48 +413,52 @@ test_retry_after(void **state)
 	http_response_free(r);
 
 	/* The three date forms RFC 9110 makes recipients accept. */
-	assert_int_equal(http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT",
-	    when, &t), 0);
+	assert_int_equal(
+	    http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", when, &t), 0);
 	assert_int_equal(t, when);
-	assert_int_equal(http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT",
-	    when, &t), 0);
+	assert_int_equal(
+	    http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", when, &t), 0);
 	assert_int_equal(t, when);
-	assert_int_equal(http_date_parse("Sun Nov  6 08:49:37 1994", when,
-	    &t), 0);
+	assert_int_equal(
+	    http_date_parse("Sun Nov  6 08:49:37 1994", when, &t), 0);
 	assert_int_equal(t, when);
 	/* Two-digit years: more than 50 years ahead means last century. */
-	assert_int_equal(http_date_parse("Tuesday, 01-Jan-80 00:00:00 GMT",
-	    1700000000, &t), 0);
+	assert_int_equal(
+	    http_date_parse("Tuesday, 01-Jan-80 00:00:00 GMT", 1700000000, &t),
+	    0);
 	assert_int_equal(t, 315532800);
-	assert_int_equal(http_date_parse("Monday, 02-Jan-51 00:00:00 GMT",
-	    1700000000, &t), 0);
+	assert_int_equal(
+	    http_date_parse("Monday, 02-Jan-51 00:00:00 GMT", 1700000000, &t),
+	    0);
 	assert_int_equal(t, 2556230400LL);
 
 	assert_int_equal(http_retry_after_parse("0", when), 0);
 	assert_int_equal(http_retry_after_parse(" 7 ", when), 7);
-	assert_int_equal(http_retry_after_parse("99999999999999999999", when),
-	    2147483647LL);
+	assert_int_equal(
+	    http_retry_after_parse("99999999999999999999", when), 2147483647LL);
 	assert_int_equal(http_retry_after_parse("-5", when), -1);
 	assert_int_equal(http_retry_after_parse("12s", when), -1);
 	assert_int_equal(http_retry_after_parse("", when), -1);
 	assert_int_equal(http_retry_after_parse("soon", when), -1);
+	assert_int_equal(
+	    http_retry_after_parse("Sun, 06 Nov 1994 08:49:37 UTC", when), -1);
+	assert_int_equal(
+	    http_retry_after_parse("Sun, 32 Nov 1994 08:49:37 GMT", when), -1);
+	assert_int_equal(
+	    http_retry_after_parse("Sun, 06 Nov 1994 24:49:37 GMT", when), -1);
 	assert_int_equal(http_retry_after_parse(
-	    "Sun, 06 Nov 1994 08:49:37 UTC", when), -1);
-	assert_int_equal(http_retry_after_parse(
-	    "Sun, 32 Nov 1994 08:49:37 GMT", when), -1);
-	assert_int_equal(http_retry_after_parse(
-	    "Sun, 06 Nov 1994 24:49:37 GMT", when), -1);
-	assert_int_equal(http_retry_after_parse(
-	    "Sun, 06 Nov 1994 08:49:37 GMT trailing", when), -1);
+			     "Sun, 06 Nov 1994 08:49:37 GMT trailing", when),
+	    -1);
 }
 
 static void
 test_limits(void **state)
 {
-	struct http_response_limits	 small = { 64, 3, 10 };
-	struct outcome			 o;
-	struct http_response		*r;
-	static const char		 fits[] = "HTTP/1.1 200 OK\r\n"
+	struct http_response_limits small = {64, 3, 10};
+	struct outcome o;
+	struct http_response *r;
+	static const char fits[] =
+	    "HTTP/1.1 200 OK\r\n"
 	    "A: 1\r\nB: 2\r\nContent-Length: 10\r\n\r\n0123456789";
 
 	/* Exactly at every limit is fine. */
@@ -471,57 +469,55 @@ test_limits(void **state)
 	http_response_free(r);
 
 	expect_error("HTTP/1.1 200 OK\r\nX-Big: "
-	    "0123456789012345678901234567890123456789\r\n\r\n", &small, 0,
-	    "header section too large (limit 64 bytes)");
+		     "0123456789012345678901234567890123456789\r\n\r\n",
+	    &small, 0, "header section too large (limit 64 bytes)");
 	expect_error("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n",
 	    &small, 0, "too many header fields (limit 3)");
-	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", &small,
-	    0, "body too large: Content-Length 11 (limit 10)");
+	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", &small, 0,
+	    "body too large: Content-Length 11 (limit 10)");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "6\r\nabcdef\r\n5\r\n", &small, 0,
-	    "body too large (limit 10 bytes)");
+		     "6\r\nabcdef\r\n5\r\n",
+	    &small, 0, "body too large (limit 10 bytes)");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "fffffffffffffffffffffffff\r\n", NULL, 0,
-	    "body too large (limit 1048576 bytes)");
+		     "fffffffffffffffffffffffff\r\n",
+	    NULL, 0, "body too large (limit 1048576 bytes)");
 	expect_error("HTTP/1.1 200 OK\r\n\r\n0123456789A", &small, 0,
 	    "body too large (limit 10 bytes)");
 	/* Trailers count against the header budget too. */
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "0\r\nX-T: 0123456789012345678901\r\n\r\n", &small, 0,
-	    "header section too large (limit 64 bytes)");
+		     "0\r\nX-T: 0123456789012345678901\r\n\r\n",
+	    &small, 0, "header section too large (limit 64 bytes)");
 }
 
 static void
 test_errors(void **state)
 {
-	char	long_chunk[1200];
+	char long_chunk[1200];
 
 	expect_error("HTTP/1.1 2x0 OK\r\n\r\n", NULL, 0,
 	    "bad status line: \"HTTP/1.1 2x0 OK\"");
-	expect_error("ICY 200 OK\r\n\r\n", NULL, 0,
-	    "bad status line: \"ICY 200 OK\"");
+	expect_error(
+	    "ICY 200 OK\r\n\r\n", NULL, 0, "bad status line: \"ICY 200 OK\"");
 	expect_error("HTTP/1.1 200OK\r\n\r\n", NULL, 0,
 	    "bad status line: \"HTTP/1.1 200OK\"");
-	expect_error("HTTP/1.1 20\r\n\r\n", NULL, 0,
-	    "bad status line: \"HTTP/1.1 20\"");
-	expect_error("<html>\r\n", NULL, 0,
-	    "bad status line: \"<html>\"");
-	expect_error("\r\n\r\n\r\n\r\n\r\n", NULL, 0,
-	    "bad status line: \"\"");
+	expect_error(
+	    "HTTP/1.1 20\r\n\r\n", NULL, 0, "bad status line: \"HTTP/1.1 20\"");
+	expect_error("<html>\r\n", NULL, 0, "bad status line: \"<html>\"");
+	expect_error("\r\n\r\n\r\n\r\n\r\n", NULL, 0, "bad status line: \"\"");
 	expect_error("HTTP/2.0 200 OK\r\n\r\n", NULL, 0,
 	    "unsupported HTTP version: \"HTTP/2.0\"");
-	expect_error("HTTP/1.1 600 Odd\r\n\r\n", NULL, 0,
-	    "bad status code 600");
-	expect_error("HTTP/1.1 099 Odd\r\n\r\n", NULL, 0,
-	    "bad status code 99");
+	expect_error(
+	    "HTTP/1.1 600 Odd\r\n\r\n", NULL, 0, "bad status code 600");
+	expect_error("HTTP/1.1 099 Odd\r\n\r\n", NULL, 0, "bad status code 99");
 	expect_error("HTTP/1.1 101 Switching Protocols\r\n\r\n", NULL, 0,
 	    "unexpected 101 Switching Protocols");
-	expect_error("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+	expect_error(
 	    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
 	    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
 	    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
-	    "HTTP/1.1 100 Continue\r\n\r\n", NULL, 0,
-	    "too many 1xx responses (limit 8)");
+	    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+	    "HTTP/1.1 100 Continue\r\n\r\n",
+	    NULL, 0, "too many 1xx responses (limit 8)");
 	expect_error("HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n", NULL, 0,
 	    "bad header line: \"NoColonHere\"");
 	expect_error("HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n", NULL, 0,
@@ -530,15 +526,15 @@ test_errors(void **state)
 	    "bad header field name: \": value\"");
 	expect_error("HTTP/1.1 200 OK\r\n folded\r\n\r\n", NULL, 0,
 	    "bad header line: \" folded\"");
-	expect_error("HTTP/1.1 200 OK\r\nX-A: a\x01" "b\r\n\r\n", NULL, 0,
+	expect_error("HTTP/1.1 200 OK\r\nX-A: a\001b\r\n\r\n", NULL, 0,
 	    "bad character in header field X-A");
 	expect_error("HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n", NULL, 0,
 	    "bare CR in line: \"X-A: a?b\"");
 	{
 		static const char in[] = "HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n";
 		struct outcome o;
-		struct http_response *r = parse_all(in, sizeof in - 1, NULL, 0,
-		    0, &o);
+		struct http_response *r =
+		    parse_all(in, sizeof in - 1, NULL, 0, 0, &o);
 
 		assert_int_equal(o.res, HTTP_RESPONSE_ERROR);
 		assert_string_equal(o.error, "NUL byte in line: \"X-A: a?b\"");
@@ -554,37 +550,42 @@ test_errors(void **state)
 	expect_error("HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", NULL, 0,
 	    "bad Content-Length: \"\"");
 	expect_error("HTTP/1.1 200 OK\r\nContent-Length: "
-	    "99999999999999999999\r\n\r\n", NULL, 0,
-	    "bad Content-Length: \"99999999999999999999\"");
+		     "99999999999999999999\r\n\r\n",
+	    NULL, 0, "bad Content-Length: \"99999999999999999999\"");
 	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-	    "Content-Length: 6\r\n\r\n", NULL, 0,
-	    "conflicting Content-Length: 5 and 6");
-	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 5, 7\r\n\r\n", NULL,
-	    0, "conflicting Content-Length: 5 and 7");
+		     "Content-Length: 6\r\n\r\n",
+	    NULL, 0, "conflicting Content-Length: 5 and 6");
+	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 5, 7\r\n\r\n", NULL, 0,
+	    "conflicting Content-Length: 5 and 7");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-	    "Content-Length: 5\r\n\r\n", NULL, 0,
-	    "both Transfer-Encoding and Content-Length");
-	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
-	    NULL, 0, "unsupported Transfer-Encoding: \"gzip\"");
+		     "Content-Length: 5\r\n\r\n",
+	    NULL, 0, "both Transfer-Encoding and Content-Length");
+	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", NULL,
+	    0, "unsupported Transfer-Encoding: \"gzip\"");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked"
-	    "\r\n\r\n", NULL, 0,
-	    "unsupported Transfer-Encoding: \"chunked, chunked\"");
+		     "\r\n\r\n",
+	    NULL, 0, "unsupported Transfer-Encoding: \"chunked, chunked\"");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "zz\r\n", NULL, 0, "bad chunk size line: \"zz\"");
+		     "zz\r\n",
+	    NULL, 0, "bad chunk size line: \"zz\"");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "5x\r\n", NULL, 0, "bad chunk size line: \"5x\"");
+		     "5x\r\n",
+	    NULL, 0, "bad chunk size line: \"5x\"");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "-5\r\n", NULL, 0, "bad chunk size line: \"-5\"");
+		     "-5\r\n",
+	    NULL, 0, "bad chunk size line: \"-5\"");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "\r\n", NULL, 0, "bad chunk size line: \"\"");
+		     "\r\n",
+	    NULL, 0, "bad chunk size line: \"\"");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "3\r\nabcX\r\n", NULL, 0, "missing CRLF after chunk data");
+		     "3\r\nabcX\r\n",
+	    NULL, 0, "missing CRLF after chunk data");
 	memset(long_chunk, 0, sizeof long_chunk);
-	strcpy(long_chunk, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-	    "\r\n5;");
+	strcpy(long_chunk,
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;");
 	memset(long_chunk + strlen(long_chunk), 'e', 1100);
-	expect_error(long_chunk, NULL, 0,
-	    "chunk size line too long (limit 1024 bytes)");
+	expect_error(
+	    long_chunk, NULL, 0, "chunk size line too long (limit 1024 bytes)");
 
 	/* The connection closing too early, at each stage. */
 	expect_error("", NULL, 1, "connection closed before the response");
@@ -595,25 +596,25 @@ test_errors(void **state)
 	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", NULL,
 	    1, "connection closed in the body (3 of 10 bytes)");
 	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "5\r\nhello\r\n", NULL, 1,
-	    "connection closed in the chunked body (5 bytes)");
+		     "5\r\nhello\r\n",
+	    NULL, 1, "connection closed in the chunked body (5 bytes)");
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_content_length),
-		cmocka_unit_test(test_chunked_extensions_trailers),
-		cmocka_unit_test(test_chunked_without_trailers_then_next),
-		cmocka_unit_test(test_keep_alive_rules),
-		cmocka_unit_test(test_body_until_close),
-		cmocka_unit_test(test_no_body_responses),
-		cmocka_unit_test(test_interim_responses),
-		cmocka_unit_test(test_lenient_forms),
-		cmocka_unit_test(test_retry_after),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_content_length),
+	    cmocka_unit_test(test_chunked_extensions_trailers),
+	    cmocka_unit_test(test_chunked_without_trailers_then_next),
+	    cmocka_unit_test(test_keep_alive_rules),
+	    cmocka_unit_test(test_body_until_close),
+	    cmocka_unit_test(test_no_body_responses),
+	    cmocka_unit_test(test_interim_responses),
+	    cmocka_unit_test(test_lenient_forms),
+	    cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
