@@ -14,6 +14,7 @@
 
 struct adapter;
 struct event_base;
+struct evhttp_request;
 struct json_out;
 
 /*
@@ -38,6 +39,11 @@ struct adapter_ops {
 	void		(*stop)(struct adapter *);	/* idempotent */
 	void		(*free)(struct adapter *);	/* the private part */
 	void		(*status)(const struct adapter *, struct json_out *);
+	/*
+	 * Optional: POST /ingest on the health port, for push devices. Must
+	 * end req with exactly one reply (after the commit, for a 204).
+	 */
+	void		(*ingest)(struct adapter *, struct evhttp_request *req);
 };
 
 struct adapter {

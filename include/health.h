@@ -7,6 +7,7 @@
 #define OUTPOST_HEALTH_H
 
 struct agent;
+struct evhttp_request;
 struct health;
 struct json_out;
 struct pipeline_stats;
@@ -21,6 +22,14 @@ enum health_status {
 /* Binds listen ("host:port"); NULL with *cause on failure. */
 struct health	*health_new(struct agent *, const char *listen, char **cause);
 void		 health_free(struct health *);
+/*
+ * POST /ingest goes to cb (the http push device), which must end the
+ * request with exactly one reply, now or once its readings are committed.
+ * cb NULL: /ingest answers 404.
+ */
+typedef void	 health_ingest_cb(struct evhttp_request *, void *arg);
+void		 health_set_ingest(struct health *, health_ingest_cb *cb,
+		    void *arg);
 /* The JSON document of GET /health, and its status. */
 enum health_status health_render(struct agent *, struct json_out *);
 const char	*health_status_name(enum health_status);

@@ -79,6 +79,22 @@ const struct pipeline_src_stats *pipeline_src_stats(
 int		 pipeline_submit(struct pipeline_src *, const struct reading *,
 		    pipeline_done_cb *done, void *arg);
 
+/*
+ * Source positions (a file offset, an MQTT packet committed but not yet
+ * acknowledged), written to the store's offsets table in the transaction
+ * that commits the readings submitted before them. value NULL deletes the
+ * key. Keys up to PIPELINE_OFFSET_KEY_MAX, values up to
+ * PIPELINE_OFFSET_VALUE_MAX bytes; the latest value of a key wins. -1 when
+ * too long, or when the source's table is full because the store fails.
+ */
+#define PIPELINE_OFFSET_KEY_MAX		96
+#define PIPELINE_OFFSET_VALUE_MAX	160
+int		 pipeline_src_set_offset(struct pipeline_src *, const char *key,
+		    const char *value);
+/* The committed value: 0 found, 1 absent, -1 error. */
+int		 pipeline_src_get_offset(struct pipeline_src *, const char *key,
+		    char *buf, size_t len);
+
 /* Commits everything buffered now; 0 on success. */
 int		 pipeline_commit(struct pipeline *);
 void		 pipeline_stats(const struct pipeline *,

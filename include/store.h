@@ -97,6 +97,15 @@ int store_purge_sent(struct store *, double before_ts, long long *purged);
  */
 int store_meta_get(struct store *, const char *key, char *buf, size_t len);
 int store_meta_set(struct store *, const char *key, const char *value);
+/*
+ * Table "offsets": where an acknowledged source stands (a file's position,
+ * an MQTT packet committed but not yet acknowledged). Set inside the group
+ * commit's transaction, so the position and the readings it covers are
+ * durable together. get: 0 found, 1 absent, -1 error. set: NULL deletes.
+ */
+int store_offset_get(struct store *, const char *source, char *buf, size_t len);
+int store_offset_set(struct store *, const char *source, const char *value);
+
 /* Appends a row to "audit". */
 int store_audit(struct store *, const char *kind, const char *detail);
 

@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "adapter.h"
 #include "agent.h"
@@ -97,6 +99,43 @@ agent_build_adapters(struct config *cfg, struct adapter ***out, size_t *n,
 	*out = list;
 	*n = cfg->ndevices;
 	return 0;
+}
+
+/*
+ * POST /ingest: the only push device takes it; with several, the query
+ * names one (?device=NAME).
+ */
+static void
+agent_ingest_cb(struct evhttp_request *req, void *arg)
+{
+	struct agent		*ag = arg;
+	struct adapter		*a, *found = NULL;
+	struct evkeyvalq	 q;
+	const char		*uri = evhttp_request_get_uri(req), *want = NULL;
+	const char		*query = strchr(uri, '?');
+	size_t			 i, npush = 0;
+
+	/* evhttp_parse_query_str initializes q; empty is all zeros. */
+	memset(&q, 0, sizeof q);
+	if (query != NULL && evhttp_parse_query_str(query + 1, &q) == 0)
+		want = evhttp_find_header(&q, "device");
+	for (i = 0; i < ag->nadapters; i++) {
+		a = ag->adapters[i];
+		if (a->ops->ingest == NULL || a->state == ADAPTER_STOPPED)
+			continue;
+		npush++;
+		if (want == NULL || strcmp(want, a->name) == 0)
+			found = found == NULL ? a : found;
+	}
+	if (found == NULL || (want == NULL && npush > 1)) {
+		evhttp_send_error(req, found == NULL ? 404 : 400, want != NULL ?
+		    "no such push device" : "several push devices: name one "
+		    "with ?device=NAME");
+		evhttp_clear_headers(&q);
+		return;
+	}
+	evhttp_clear_headers(&q);
+	found->ops->ingest(found, req);
 }
 
 static int
@@ -336,6 +375,7 @@ agent_new(struct config *cfg, char **cause)
 		goto fail;
 	if ((ag->health = health_new(ag, cfg->health.listen, cause)) == NULL)
 		goto fail;
+	health_set_ingest(ag->health, agent_ingest_cb, ag);
 	agent_start_adapters(ag);
 
 	ag->sig_term = evsignal_new(ag->base, SIGTERM, agent_signal_cb, ag);

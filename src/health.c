@@ -53,6 +53,8 @@ struct health {
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*bound;
 	char				*listen;
+	health_ingest_cb		*ingest;	/* http push device */
+	void				*ingest_arg;
 };
 
 struct health_route {
@@ -67,6 +69,7 @@ static void	health_get_live(struct health *, struct evhttp_request *);
 static void	health_get_metrics(struct health *, struct evhttp_request *);
 static void	health_post_flush(struct health *, struct evhttp_request *);
 static void	health_post_purge(struct health *, struct evhttp_request *);
+static void	health_post_ingest(struct health *, struct evhttp_request *);
 
 #define HEALTH_GET	(EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 
@@ -76,6 +79,7 @@ static const struct health_route health_routes[] = {
 	{ "/metrics", HEALTH_GET, "GET, HEAD, OPTIONS", health_get_metrics },
 	{ "/admin/flush", EVHTTP_REQ_POST, "POST, OPTIONS", health_post_flush },
 	{ "/admin/purge", EVHTTP_REQ_POST, "POST, OPTIONS", health_post_purge },
+	{ "/ingest", EVHTTP_REQ_POST, "POST, OPTIONS", health_post_ingest },
 };
 
 #define HEALTH_NROUTES	(sizeof health_routes / sizeof health_routes[0])
@@ -327,6 +331,24 @@ health_admin_auth(struct health *h, struct evhttp_request *req)
 		return -1;
 	}
 	return 0;
+}
+
+/* The push device answers, maybe later: after the commit. */
+static void
+health_post_ingest(struct health *h, struct evhttp_request *req)
+{
+	if (h->ingest == NULL) {
+		health_send_error(req, 404, "no http push device configured");
+		return;
+	}
+	h->ingest(req, h->ingest_arg);
+}
+
+void
+health_set_ingest(struct health *h, health_ingest_cb *cb, void *arg)
+{
+	h->ingest = cb;
+	h->ingest_arg = arg;
 }
 
 static void

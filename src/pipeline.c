@@ -18,10 +18,20 @@
 #include "store.h"
 #include "xmalloc.h"
 
+struct pipeline_offset {
+	char		 key[PIPELINE_OFFSET_KEY_MAX];
+	char		 value[PIPELINE_OFFSET_VALUE_MAX];
+	int		 remove;	/* delete the key */
+};
+
 struct pipeline_src {
 	struct pipeline			*p;
 	char				*name;
 	struct ringbuf			*ring;
+	struct pipeline_offset		*offsets;	/* waiting for commit */
+	size_t				 noffsets;
+	size_t				 offsets_cap;	/* = ring capacity + 16 */
+	size_t				 ncommitted;	/* slots the last commit wrote */
 	struct pipeline_src_stats	 stats;
 };
 
@@ -37,6 +47,7 @@ struct pipeline {
 	struct event		*commit_timer;	/* the interval wait */
 	struct event		*commit_soon;	/* next loop turn */
 	int			 committing;
+	size_t			 noffsets;	/* across sources */
 	struct pipeline_stats	 stats;
 };
 
@@ -100,6 +111,8 @@ pipeline_src_new(struct pipeline *p, const char *name, size_t capacity)
 	src->p = p;
 	src->name = xstrdup(name);
 	src->ring = ringbuf_new(capacity);
+	src->offsets_cap = ringbuf_capacity(src->ring) + 16;
+	src->offsets = xcalloc(src->offsets_cap, sizeof *src->offsets);
 	p->srcs = xreallocarray(p->srcs, p->nsrcs + 1, sizeof *p->srcs);
 	p->srcs[p->nsrcs++] = src;
 	return src;
@@ -132,7 +145,8 @@ pipeline_src_free(struct pipeline_src *src)
 	if (src == NULL)
 		return;
 	p = src->p;
-	if (ringbuf_len(src->ring) > 0 && pipeline_commit(p) == -1) {
+	if ((ringbuf_len(src->ring) > 0 || src->noffsets > 0) &&
+	    pipeline_commit(p) == -1) {
 		log_error("pipeline", "%s: %zu readings could not be stored",
 		    src->name, ringbuf_len(src->ring));
 		pipeline_src_drop_all(src);
@@ -146,6 +160,7 @@ pipeline_src_free(struct pipeline_src *src)
 		}
 	}
 	ringbuf_free(src->ring);
+	free(src->offsets);
 	free(src->name);
 	free(src);
 }
@@ -225,6 +240,54 @@ pipeline_submit(struct pipeline_src *src, const struct reading *in,
 	return 0;
 }
 
+int
+pipeline_src_set_offset(struct pipeline_src *src, const char *key,
+    const char *value)
+{
+	struct pipeline_offset	*o = NULL;
+	size_t			 i;
+
+	if (strlen(key) >= sizeof o->key ||
+	    (value != NULL && strlen(value) >= sizeof o->value))
+		return -1;
+	for (i = 0; i < src->noffsets; i++) {
+		if (strcmp(src->offsets[i].key, key) == 0) {
+			o = &src->offsets[i];
+			break;
+		}
+	}
+	if (o == NULL) {
+		if (src->noffsets == src->offsets_cap &&
+		    (src->p->committing || pipeline_commit(src->p) == -1))
+			return -1;
+		o = &src->offsets[src->noffsets++];
+		xstrlcpy(o->key, key, sizeof o->key);
+		src->p->noffsets++;
+	}
+	o->remove = value == NULL;
+	xstrlcpy(o->value, value != NULL ? value : "", sizeof o->value);
+	pipeline_schedule(src->p, 0);
+	return 0;
+}
+
+int
+pipeline_src_get_offset(struct pipeline_src *src, const char *key, char *buf,
+    size_t len)
+{
+	size_t	 i;
+
+	/* A value waiting for its commit is already the truth for us. */
+	for (i = 0; i < src->noffsets; i++) {
+		if (strcmp(src->offsets[i].key, key) == 0) {
+			if (src->offsets[i].remove)
+				return 1;
+			return xstrlcpy(buf, src->offsets[i].value, len) <
+			    len ? 0 : -1;
+		}
+	}
+	return store_offset_get(src->p->store, key, buf, len);
+}
+
 static void
 pipeline_commit_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -234,7 +297,11 @@ pipeline_commit_cb(evutil_socket_t fd, short what, void *arg)
 		pipeline_schedule(p, 0);
 }
 
-/* After COMMIT: hooks, completion callbacks, then free the slots. */
+/*
+ * After COMMIT: first forget what was written (callbacks may add readings
+ * and offsets for the next transaction), then hooks and completion
+ * callbacks, then free the slots.
+ */
 static void
 pipeline_committed(struct pipeline *p)
 {
@@ -244,7 +311,13 @@ pipeline_committed(struct pipeline *p)
 
 	for (s = 0; s < p->nsrcs; s++) {
 		src = p->srcs[s];
-		n = ringbuf_len(src->ring);
+		src->ncommitted = ringbuf_len(src->ring);
+		p->noffsets -= src->noffsets;
+		src->noffsets = 0;
+	}
+	for (s = 0; s < p->nsrcs; s++) {
+		src = p->srcs[s];
+		n = src->ncommitted;
 		for (i = 0; i < n; i++) {
 			slot = ringbuf_at(src->ring, i);
 			if (p->hooks.committed != NULL)
@@ -253,6 +326,7 @@ pipeline_committed(struct pipeline *p)
 				slot->done(1, slot->arg);
 		}
 		ringbuf_pop(src->ring, n);
+		src->ncommitted = 0;
 		src->stats.committed += n;
 		p->stats.committed += n;
 		p->stats.buffered -= n;
@@ -265,7 +339,7 @@ pipeline_commit(struct pipeline *p)
 	struct pipeline_src	*src;
 	size_t			 s, i, n;
 
-	if (p->stats.buffered == 0 || p->committing)
+	if ((p->stats.buffered == 0 && p->noffsets == 0) || p->committing)
 		return 0;
 	p->committing = 1;
 	if (store_begin(p->store) == -1)
@@ -280,6 +354,15 @@ pipeline_commit(struct pipeline *p)
 				goto fail;
 			}
 		}
+		for (i = 0; i < src->noffsets; i++) {
+			struct pipeline_offset *o = &src->offsets[i];
+
+			if (store_offset_set(p->store, o->key, o->remove ?
+			    NULL : o->value) == -1) {
+				store_rollback(p->store);
+				goto fail;
+			}
+		}
 	}
 	if (store_commit(p->store) == -1) {
 		store_rollback(p->store);
@@ -290,9 +373,10 @@ pipeline_commit(struct pipeline *p)
 		log_info("pipeline", "store writable again after %llu failed "
 		    "commits", p->stats.consecutive_failures);
 	p->stats.consecutive_failures = 0;
-	pipeline_committed(p);
+	/* Before the callbacks: they may schedule the next commit. */
 	evtimer_del(p->commit_timer);
 	evtimer_del(p->commit_soon);
+	pipeline_committed(p);
 	p->committing = 0;
 	return 0;
 fail:

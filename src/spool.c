@@ -71,7 +71,7 @@ enum spool_op {
 	"DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t " WHERE "	\
 	"state = 3 ORDER BY seq LIMIT ?2)",					\
 	"DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t " WHERE "	\
-	"state = 2 ORDER BY seq LIMIT ?2)",					\
+	"state = 2 ORDER BY " ts " LIMIT ?2)",					\
 }
 
 static const char *const spool_op_sql[SPOOL_TABLES][SPOOL_NOPS] = {

@@ -206,6 +206,9 @@ enum store_stmt {
 	STORE_PURGE_SUMMARIES,
 	STORE_META_GET,
 	STORE_META_SET,
+	STORE_OFFSET_GET,
+	STORE_OFFSET_SET,
+	STORE_OFFSET_DELETE,
 	STORE_AUDIT,
 	STORE_PAGES,
 	STORE_NSTMT,
@@ -274,6 +277,14 @@ static const struct store_stmt_def store_stmt_defs[STORE_NSTMT] = {
     [STORE_META_SET] = {"meta set",
 	"INSERT INTO meta (key, value) VALUES (?1, ?2) "
 	"ON CONFLICT (key) DO UPDATE SET value = excluded.value"},
+    [STORE_OFFSET_GET] = {"offset get",
+	"SELECT value FROM offsets WHERE source = ?1"},
+    [STORE_OFFSET_SET] = {"offset set",
+	"INSERT INTO offsets (source, value, updated_at) VALUES (?1, ?2, ?3) "
+	"ON CONFLICT (source) DO UPDATE SET value = excluded.value, "
+	"updated_at = excluded.updated_at"},
+    [STORE_OFFSET_DELETE] = {"offset delete",
+	"DELETE FROM offsets WHERE source = ?1"},
     [STORE_AUDIT] = {"audit",
 	"INSERT INTO audit (ts, kind, detail) VALUES (?1, ?2, ?3)"},
     [STORE_PAGES] = {"page count",
@@ -943,10 +954,12 @@ store_wal_bytes(struct store *st)
 	return (long long)sb.st_size;
 }
 
-int
-store_meta_get(struct store *st, const char *key, char *buf, size_t len)
+/* One text value by key: 0 found, 1 absent, -1 error or too long. */
+static int
+store_get_text(struct store *st, enum store_stmt i, const char *key,
+    char *buf, size_t len)
 {
-	sqlite3_stmt *s = st->stmt[STORE_META_GET];
+	sqlite3_stmt *s = st->stmt[i];
 	const char *v;
 	int rc, rv = -1;
 
@@ -959,7 +972,7 @@ store_meta_get(struct store *st, const char *key, char *buf, size_t len)
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
-		store_fail(st, "meta get");
+		store_fail(st, store_stmt_defs[i].name);
 		goto out;
 	}
 	v = (const char *)sqlite3_column_text(s, 0);
@@ -967,9 +980,8 @@ store_meta_get(struct store *st, const char *key, char *buf, size_t len)
 		v = "";
 	if (xstrlcpy(buf, v, len) >= len) {
 		snprintf(st->errmsg, sizeof st->errmsg,
-		    "meta get: %s: value "
-		    "longer than %zu bytes",
-		    key, len);
+		    "%s: %s: value longer than %zu bytes",
+		    store_stmt_defs[i].name, key, len);
 		log_error("store", "%s", st->errmsg);
 		goto out;
 	}
@@ -977,6 +989,35 @@ store_meta_get(struct store *st, const char *key, char *buf, size_t len)
 out:
 	sqlite3_reset(s);
 	return rv;
+}
+
+int
+store_meta_get(struct store *st, const char *key, char *buf, size_t len)
+{
+	return store_get_text(st, STORE_META_GET, key, buf, len);
+}
+
+int
+store_offset_get(struct store *st, const char *source, char *buf, size_t len)
+{
+	return store_get_text(st, STORE_OFFSET_GET, source, buf, len);
+}
+
+int
+store_offset_set(struct store *st, const char *source, const char *value)
+{
+	sqlite3_stmt *s;
+
+	if (value == NULL) {
+		s = st->stmt[STORE_OFFSET_DELETE];
+		sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+		return store_run(st, STORE_OFFSET_DELETE);
+	}
+	s = st->stmt[STORE_OFFSET_SET];
+	sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 3, store_now());
+	return store_run(st, STORE_OFFSET_SET);
 }
 
 int

@@ -236,6 +236,69 @@ test_admit_hook_and_ids(void **state)
 	pipeline_src_free(src);
 }
 
+struct offset_ack {
+	struct pipeline_src	*src;
+	int			 acks;
+};
+
+/* What an MQTT adapter does: after the commit, forget the packet id. */
+static void
+offset_ack_cb(int ok, void *arg)
+{
+	struct offset_ack	*oa = arg;
+
+	oa->acks++;
+	assert_int_equal(pipeline_src_set_offset(oa->src, "mqtt:7", NULL), 0);
+}
+
+static void
+test_offsets_commit_with_readings(void **state)
+{
+	struct fixture		*f = *state;
+	struct pipeline_src	*src = pipeline_src_new(f->p, "file", 8);
+	struct offset_ack	 oa = { src, 0 };
+	struct reading		 r;
+	char			 buf[64];
+
+	reading_make(&r, 1);
+	pipeline_submit(src, &r, NULL, NULL);
+	assert_int_equal(pipeline_src_set_offset(src, "file:/x", "100"), 0);
+	assert_int_equal(pipeline_src_set_offset(src, "file:/x", "200"), 0);
+	/* Pending values are visible to the source before the commit... */
+	assert_int_equal(pipeline_src_get_offset(src, "file:/x", buf,
+	    sizeof buf), 0);
+	assert_string_equal(buf, "200");
+	/* ...but not in the store. */
+	assert_int_equal(store_offset_get(f->store, "file:/x", buf,
+	    sizeof buf), 1);
+	loop_for(f, 0.1);
+	assert_int_equal(store_offset_get(f->store, "file:/x", buf,
+	    sizeof buf), 0);
+	assert_string_equal(buf, "200");
+	assert_int_equal(store_count_readings(f->store), 1);
+
+	/* A key set with a reading, removed from the reading's callback:
+	 * the removal is written by the next commit, not lost. */
+	reading_make(&r, 2);
+	pipeline_submit(src, &r, offset_ack_cb, &oa);
+	assert_int_equal(pipeline_src_set_offset(src, "mqtt:7", "h"), 0);
+	loop_for(f, 0.01);
+	assert_int_equal(oa.acks, 1);
+	assert_int_equal(store_offset_get(f->store, "mqtt:7", buf,
+	    sizeof buf), 0);
+	loop_for(f, 0.1);
+	assert_int_equal(store_offset_get(f->store, "mqtt:7", buf,
+	    sizeof buf), 1);
+	assert_int_equal(pipeline_src_get_offset(src, "mqtt:7", buf,
+	    sizeof buf), 1);
+	/* Too long a key is refused. */
+	memset(buf, 'k', sizeof buf - 1);
+	buf[sizeof buf - 1] = '\0';
+	assert_int_equal(pipeline_src_set_offset(src, buf, "1") == -1,
+	    sizeof buf > PIPELINE_OFFSET_KEY_MAX);
+	pipeline_src_free(src);
+}
+
 int
 main(void)
 {
@@ -250,6 +313,8 @@ main(void)
 		    test_store_failure_keeps_readings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admit_hook_and_ids, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_offsets_commit_with_readings, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
