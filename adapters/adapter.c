@@ -18,12 +18,12 @@ static const struct adapter_ops *const adapter_registry[] = {
 	&adapter_system_ops,
 };
 
-#define ADAPTER_NTYPES	(sizeof adapter_registry / sizeof *adapter_registry)
+#define ADAPTER_NTYPES (sizeof adapter_registry / sizeof *adapter_registry)
 
 const struct adapter_ops *
 adapter_lookup(const char *type)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < ADAPTER_NTYPES; i++) {
 		if (strcmp(adapter_registry[i]->type, type) == 0)
@@ -35,8 +35,8 @@ adapter_lookup(const char *type)
 const char *
 adapter_types(void)
 {
-	static char	 list[128];
-	size_t		 i;
+	static char list[128];
+	size_t i;
 
 	if (list[0] != '\0')
 		return list;
@@ -52,12 +52,14 @@ adapter_types(void)
 struct adapter *
 adapter_new(struct config *cfg, const struct cfg_device *dev, char **cause)
 {
-	const struct adapter_ops	*ops;
-	struct adapter			*a;
+	const struct adapter_ops *ops;
+	struct adapter *a;
 
 	if ((ops = adapter_lookup(dev->type)) == NULL) {
-		cfg_error(cfg, dev->line, "[[device]] %s: unknown type '%s' "
-		    "(known: %s)", dev->name, dev->type, adapter_types());
+		cfg_error(cfg, dev->line,
+		    "[[device]] %s: unknown type '%s' "
+		    "(known: %s)",
+		    dev->name, dev->type, adapter_types());
 		return NULL;
 	}
 	a = xcalloc(1, sizeof *a);
@@ -73,8 +75,8 @@ adapter_new(struct config *cfg, const struct cfg_device *dev, char **cause)
 }
 
 int
-adapter_start(struct adapter *a, struct event_base *base,
-    struct pipeline_src *src)
+adapter_start(
+    struct adapter *a, struct event_base *base, struct pipeline_src *src)
 {
 	a->base = base;
 	a->src = src;
@@ -109,8 +111,8 @@ static const char *const adapter_state_names[] = { "idle", "connecting",
 const char *
 adapter_state_name(enum adapter_state s)
 {
-	if ((unsigned)s >= sizeof adapter_state_names /
-	    sizeof *adapter_state_names)
+	if ((unsigned)s >=
+	    sizeof adapter_state_names / sizeof *adapter_state_names)
 		return "unknown";
 	return adapter_state_names[s];
 }
@@ -128,7 +130,7 @@ adapter_set_state(struct adapter *a, enum adapter_state s)
 void
 adapter_error(struct adapter *a, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(a->last_error, sizeof a->last_error, fmt, ap);
@@ -140,18 +142,18 @@ adapter_error(struct adapter *a, const char *fmt, ...)
 double
 adapter_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int
-adapter_submit(struct adapter *a, struct reading *r, pipeline_done_cb *done,
-    void *arg)
+adapter_submit(
+    struct adapter *a, struct reading *r, pipeline_done_cb *done, void *arg)
 {
-	const struct cfg_device	*dev = a->dev;
-	struct timespec		 mono;
+	const struct cfg_device *dev = a->dev;
+	struct timespec mono;
 
 	xstrlcpy(r->device, dev->name, sizeof r->device);
 	if (r->sensor[0] == '\0')
@@ -162,8 +164,8 @@ adapter_submit(struct adapter *a, struct reading *r, pipeline_done_cb *done,
 	if (r->ts == 0)
 		r->ts = adapter_now();
 	clock_gettime(CLOCK_MONOTONIC, &mono);
-	r->mono_ns = (uint64_t)mono.tv_sec * 1000000000ULL +
-	    (uint64_t)mono.tv_nsec;
+	r->mono_ns =
+	    (uint64_t)mono.tv_sec * 1000000000ULL + (uint64_t)mono.tv_nsec;
 	a->readings++;
 	a->last_reading_ts = r->ts;
 	return pipeline_submit(a->src, r, done, arg);

@@ -24,25 +24,25 @@ enum sim_waveform {
 	SIM_NOISE,
 };
 
-static const char *const sim_waveform_names[] = { "sine", "random_walk",
-	"step", "noise", NULL };
+static const char *const sim_waveform_names[] = { "sine", "random_walk", "step",
+	"noise", NULL };
 
 struct sim {
-	enum sim_waveform	 waveform;
-	double			 min;
-	double			 max;
-	double			 period_s;
-	long long		 seed;	/* 0 = from time and pid */
-	uint64_t		 rng;
-	double			 walk;	/* random walk position */
-	double			 started;	/* monotonic seconds */
-	struct event		*timer;
+	enum sim_waveform waveform;
+	double min;
+	double max;
+	double period_s;
+	long long seed; /* 0 = from time and pid */
+	uint64_t rng;
+	double walk;	/* random walk position */
+	double started; /* monotonic seconds */
+	struct event *timer;
 };
 
 static double
 sim_monotonic(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -63,23 +63,25 @@ static int
 sim_configure(struct adapter *a, struct config *cfg,
     const struct cfg_device *dev, char **cause)
 {
-	struct sim	*s = xcalloc(1, sizeof *s);
-	int		 waveform, bad = 0;
+	struct sim *s = xcalloc(1, sizeof *s);
+	int waveform, bad = 0;
 
 	a->priv = s;
 	bad |= cfg_get_enum(cfg, dev->table, "waveform", sim_waveform_names,
 	    SIM_SINE, &waveform);
-	bad |= cfg_get_double(cfg, dev->table, "min", 0.0, -1e300, 1e300,
-	    &s->min);
-	bad |= cfg_get_double(cfg, dev->table, "max", 100.0, -1e300, 1e300,
-	    &s->max);
-	bad |= cfg_get_double(cfg, dev->table, "period", 60.0, 0.001, 1e9,
-	    &s->period_s);
+	bad |=
+	    cfg_get_double(cfg, dev->table, "min", 0.0, -1e300, 1e300, &s->min);
+	bad |= cfg_get_double(
+	    cfg, dev->table, "max", 100.0, -1e300, 1e300, &s->max);
+	bad |= cfg_get_double(
+	    cfg, dev->table, "period", 60.0, 0.001, 1e9, &s->period_s);
 	bad |= cfg_get_int(cfg, dev->table, "seed", 0, 0, INT64_MAX, &s->seed);
 	s->waveform = (enum sim_waveform)waveform;
 	if (bad == 0 && s->min > s->max) {
-		cfg_error(cfg, dev->line, "[[device]] %s: min (%g) is above "
-		    "max (%g)", dev->name, s->min, s->max);
+		cfg_error(cfg, dev->line,
+		    "[[device]] %s: min (%g) is above "
+		    "max (%g)",
+		    dev->name, s->min, s->max);
 		bad = -1;
 	}
 	return bad ? -1 : 0;
@@ -88,9 +90,9 @@ sim_configure(struct adapter *a, struct config *cfg,
 static double
 sim_value(struct sim *s)
 {
-	double	 span = s->max - s->min;
-	double	 t = sim_monotonic() - s->started;
-	double	 phase = fmod(t, s->period_s) / s->period_s;
+	double span = s->max - s->min;
+	double t = sim_monotonic() - s->started;
+	double phase = fmod(t, s->period_s) / s->period_s;
 
 	switch (s->waveform) {
 	case SIM_SINE:
@@ -113,8 +115,8 @@ sim_value(struct sim *s)
 static void
 sim_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct adapter	*a = arg;
-	struct reading	 r;
+	struct adapter *a = arg;
+	struct reading r;
 
 	memset(&r, 0, sizeof r);
 	r.value = sim_value(a->priv);
@@ -124,12 +126,13 @@ sim_timer_cb(evutil_socket_t fd, short what, void *arg)
 static int
 sim_start(struct adapter *a)
 {
-	struct sim	*s = a->priv;
-	struct timeval	 tv;
-	double		 interval = a->dev->interval_s;
+	struct sim *s = a->priv;
+	struct timeval tv;
+	double interval = a->dev->interval_s;
 
-	s->rng = s->seed != 0 ? (uint64_t)s->seed :
-	    (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	s->rng = s->seed != 0
+	    ? (uint64_t)s->seed
+	    : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	if (s->rng == 0)
 		s->rng = 0x9e3779b97f4a7c15ULL;
 	s->walk = s->min + (s->max - s->min) / 2;
@@ -146,7 +149,7 @@ sim_start(struct adapter *a)
 static void
 sim_stop(struct adapter *a)
 {
-	struct sim	*s = a->priv;
+	struct sim *s = a->priv;
 
 	if (s != NULL && s->timer != NULL) {
 		event_free(s->timer);
@@ -165,7 +168,7 @@ sim_free(struct adapter *a)
 static void
 sim_status(const struct adapter *a, struct json_out *j)
 {
-	const struct sim	*s = a->priv;
+	const struct sim *s = a->priv;
 
 	json_out_string(j, "waveform", sim_waveform_names[s->waveform]);
 	json_out_double(j, "min", s->min);

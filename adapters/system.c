@@ -17,29 +17,29 @@
 #include "xmalloc.h"
 
 /* The longest fixed sensor suffix, to check names at configure time. */
-#define SYSTEM_LONGEST_SUFFIX	".mem_available_bytes"
+#define SYSTEM_LONGEST_SUFFIX ".mem_available_bytes"
 
 struct system {
-	int		 cpu;
-	int		 memory;
-	int		 disk;
-	int		 thermal;
-	int		 uptime;
-	int		 load;
-	char		*disk_path;	/* filesystem to report */
-	const char	*prefix;	/* sensor prefix, the config's */
-	unsigned long long ticks;	/* samples taken */
-	struct sysinfo	*si;
-	struct event	*timer;
+	int cpu;
+	int memory;
+	int disk;
+	int thermal;
+	int uptime;
+	int load;
+	char *disk_path;	  /* filesystem to report */
+	const char *prefix;	  /* sensor prefix, the config's */
+	unsigned long long ticks; /* samples taken */
+	struct sysinfo *si;
+	struct event *timer;
 };
 
 static int
 system_configure(struct adapter *a, struct config *cfg,
     const struct cfg_device *dev, char **cause)
 {
-	struct system	*s = xcalloc(1, sizeof *s);
-	char		*disk_path;
-	int		 bad = 0;
+	struct system *s = xcalloc(1, sizeof *s);
+	char *disk_path;
+	int bad = 0;
 
 	a->priv = s;
 	bad |= cfg_get_bool(cfg, dev->table, "cpu", 1, &s->cpu);
@@ -50,32 +50,39 @@ system_configure(struct adapter *a, struct config *cfg,
 	bad |= cfg_get_bool(cfg, dev->table, "load", 1, &s->load);
 	bad |= cfg_get_string(cfg, dev->table, "disk_path", "/", &disk_path);
 	s->disk_path = xstrdup(disk_path != NULL ? disk_path : "/");
-	s->prefix = dev->sensor != NULL && *dev->sensor != '\0' ?
-	    dev->sensor : dev->name;
+	s->prefix = dev->sensor != NULL && *dev->sensor != '\0' ? dev->sensor
+								: dev->name;
 	if (bad != 0)
 		return -1;
 	if (!s->cpu && !s->memory && !s->disk && !s->thermal && !s->uptime &&
 	    !s->load) {
-		cfg_error(cfg, dev->line, "[[device]] %s: every system figure "
-		    "is off: nothing to report", dev->name);
+		cfg_error(cfg, dev->line,
+		    "[[device]] %s: every system figure "
+		    "is off: nothing to report",
+		    dev->name);
 		return -1;
 	}
 	if (*s->disk_path != '/') {
-		cfg_error(cfg, dev->line, "[[device]] %s: disk_path must be an "
-		    "absolute path: '%s'", dev->name, s->disk_path);
+		cfg_error(cfg, dev->line,
+		    "[[device]] %s: disk_path must be an "
+		    "absolute path: '%s'",
+		    dev->name, s->disk_path);
 		return -1;
 	}
 	if (strlen(s->prefix) + strlen(SYSTEM_LONGEST_SUFFIX) >=
 	    READING_SENSOR_MAX) {
-		cfg_error(cfg, dev->line, "[[device]] %s: sensor '%s' is too "
+		cfg_error(cfg, dev->line,
+		    "[[device]] %s: sensor '%s' is too "
 		    "long for the system sensors (at most %zu characters)",
-		    dev->name, s->prefix, READING_SENSOR_MAX - 1 -
-		    strlen(SYSTEM_LONGEST_SUFFIX));
+		    dev->name, s->prefix,
+		    READING_SENSOR_MAX - 1 - strlen(SYSTEM_LONGEST_SUFFIX));
 		return -1;
 	}
 	if (!(dev->interval_s > 0)) {
-		cfg_error(cfg, dev->line, "[[device]] %s: interval must be "
-		    "above 0", dev->name);
+		cfg_error(cfg, dev->line,
+		    "[[device]] %s: interval must be "
+		    "above 0",
+		    dev->name);
 		return -1;
 	}
 	return 0;
@@ -86,8 +93,8 @@ static int
 system_submit(struct adapter *a, const char *suffix, const char *unit,
     double value, double ts)
 {
-	struct system	*s = a->priv;
-	struct reading	 r;
+	struct system *s = a->priv;
+	struct reading r;
 
 	memset(&r, 0, sizeof r);
 	snprintf(r.sensor, sizeof r.sensor, "%s.%s", s->prefix, suffix);
@@ -107,23 +114,25 @@ system_percent(long long part, long long whole)
 static void
 system_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct adapter		*a = arg;
-	struct system		*s = a->priv;
-	struct sysinfo_snapshot	 snap;
-	char			 name[READING_SENSOR_MAX];
-	double			 ts = adapter_now();
-	size_t			 i;
-	int			 n = 0;
+	struct adapter *a = arg;
+	struct system *s = a->priv;
+	struct sysinfo_snapshot snap;
+	char name[READING_SENSOR_MAX];
+	double ts = adapter_now();
+	size_t i;
+	int n = 0;
 
 	sysinfo_sample(s->si, &snap);
 	/* Readings of one tick share their timestamp. */
 	if (s->cpu && snap.has_cpu)
-		n += system_submit(a, "cpu_percent", "percent",
-		    snap.cpu_percent, ts);
+		n += system_submit(
+		    a, "cpu_percent", "percent", snap.cpu_percent, ts);
 	if (s->memory && snap.has_memory && snap.mem_total_bytes > 0) {
 		n += system_submit(a, "mem_used_percent", "percent",
-		    system_percent(snap.mem_total_bytes -
-		    snap.mem_available_bytes, snap.mem_total_bytes), ts);
+		    system_percent(
+			snap.mem_total_bytes - snap.mem_available_bytes,
+			snap.mem_total_bytes),
+		    ts);
 		n += system_submit(a, "mem_available_bytes", "bytes",
 		    (double)snap.mem_available_bytes, ts);
 	}
@@ -131,7 +140,8 @@ system_timer_cb(evutil_socket_t fd, short what, void *arg)
 		/* Blocks reserved for root count as used: not ours to use. */
 		n += system_submit(a, "disk_used_percent", "percent",
 		    system_percent(snap.disk_total_bytes - snap.disk_free_bytes,
-		    snap.disk_total_bytes), ts);
+			snap.disk_total_bytes),
+		    ts);
 		n += system_submit(a, "disk_free_bytes", "bytes",
 		    (double)snap.disk_free_bytes, ts);
 	}
@@ -143,8 +153,8 @@ system_timer_cb(evutil_socket_t fd, short what, void *arg)
 		for (i = 0; i < snap.nthermal; i++) {
 			snprintf(name, sizeof name, "thermal.%s",
 			    snap.thermal[i].name);
-			n += system_submit(a, name, "celsius",
-			    snap.thermal[i].celsius, ts);
+			n += system_submit(
+			    a, name, "celsius", snap.thermal[i].celsius, ts);
 		}
 	}
 
@@ -167,30 +177,30 @@ system_timer_cb(evutil_socket_t fd, short what, void *arg)
 static int
 system_start(struct adapter *a)
 {
-	struct system	*s = a->priv;
-	struct timeval	 tv;
-	double		 interval = a->dev->interval_s;
+	struct system *s = a->priv;
+	struct timeval tv;
+	double interval = a->dev->interval_s;
 
 	if (s->si == NULL)
 		s->si = sysinfo_new("/", s->disk_path);
 	if (s->timer == NULL)
-		s->timer = event_new(a->base, -1, EV_PERSIST, system_timer_cb,
-		    a);
+		s->timer =
+		    event_new(a->base, -1, EV_PERSIST, system_timer_cb, a);
 	if (s->timer == NULL)
 		return -1;
 	tv.tv_sec = (time_t)interval;
 	tv.tv_usec = (suseconds_t)((interval - (double)tv.tv_sec) * 1e6);
 	if (evtimer_add(s->timer, &tv) == -1)
 		return -1;
-	log_debug(a->name, "sampling every %.3f s, disk %s", interval,
-	    s->disk_path);
+	log_debug(
+	    a->name, "sampling every %.3f s, disk %s", interval, s->disk_path);
 	return 0;
 }
 
 static void
 system_stop(struct adapter *a)
 {
-	struct system	*s = a->priv;
+	struct system *s = a->priv;
 
 	if (s != NULL && s->timer != NULL) {
 		event_free(s->timer);
@@ -201,7 +211,7 @@ system_stop(struct adapter *a)
 static void
 system_free(struct adapter *a)
 {
-	struct system	*s = a->priv;
+	struct system *s = a->priv;
 
 	if (s == NULL)
 		return;
@@ -215,7 +225,7 @@ system_free(struct adapter *a)
 static void
 system_status(const struct adapter *a, struct json_out *j)
 {
-	const struct system	*s = a->priv;
+	const struct system *s = a->priv;
 
 	json_out_bool(j, "cpu", s->cpu);
 	json_out_bool(j, "memory", s->memory);

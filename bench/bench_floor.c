@@ -19,7 +19,7 @@
 #include "recid.h"
 #include "store.h"
 
-#define BENCH_TEMPLATES	16
+#define BENCH_TEMPLATES 16
 
 /* A fishing vessel's sensors. */
 static const char *const bench_names[BENCH_TEMPLATES][3] = {
@@ -44,7 +44,7 @@ static const char *const bench_names[BENCH_TEMPLATES][3] = {
 double
 bench_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -53,22 +53,21 @@ bench_now(void)
 void
 bench_floor_row(long i, struct reading *r)
 {
-	const char *const	*t = bench_names[i % BENCH_TEMPLATES];
+	const char *const *t = bench_names[i % BENCH_TEMPLATES];
 
 	memset(r, 0, sizeof *r);
 	strcpy(r->device, t[0]);
 	strcpy(r->sensor, t[1]);
 	strcpy(r->unit, t[2]);
-	r->priority = i % BENCH_TEMPLATES == 3 ? PRIORITY_CRITICAL :
-	    PRIORITY_NORMAL;
+	r->priority =
+	    i % BENCH_TEMPLATES == 3 ? PRIORITY_CRITICAL : PRIORITY_NORMAL;
 	r->ts = 1717000000.0 + (double)i * 0.01;
 	r->value = 20.0 + (double)(i % 1000) * 0.125;
 	r->mono_ns = 1000000000ULL + (uint64_t)i * 10000000ULL;
 }
 
 static int
-bench_rm_cb(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
+bench_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	return remove(path);
 }
@@ -102,15 +101,15 @@ bench_check(sqlite3 *db, int rc, const char *what)
 double
 bench_floor_run(const char *dir, long rows, long txn)
 {
-	struct store_opts	 so = { 0 };
-	sqlite3_stmt		*ins, *begin, *commit;
-	sqlite3			*db;
-	struct reading		 r;
-	struct store		*st;
-	unsigned char		(*ids)[RECORD_ID_LEN];
-	char			 path[512], *cause = NULL;
-	double			 t0, t;
-	long			 i;
+	struct store_opts so = { 0 };
+	sqlite3_stmt *ins, *begin, *commit;
+	sqlite3 *db;
+	struct reading r;
+	struct store *st;
+	unsigned char(*ids)[RECORD_ID_LEN];
+	char path[512], *cause = NULL;
+	double t0, t;
+	long i;
 
 	if ((st = store_open(dir, &so, &cause)) == NULL) {
 		fprintf(stderr, "store_open: %s\n", cause);
@@ -127,20 +126,29 @@ bench_floor_run(const char *dir, long rows, long txn)
 		memcpy(ids[i], r.id, RECORD_ID_LEN);
 	}
 	snprintf(path, sizeof path, "%s/outpost.db", dir);
-	bench_check(NULL, sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL), "open");
-	bench_check(db, sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
-	    "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -512;"
-	    "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 1000",
-	    NULL, NULL, NULL), "pragmas");
-	bench_check(db, sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO readings "
-	    "(id, device, sensor, ts, value, unit, meta, priority, mono_ns, "
-	    "synced) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", -1,
-	    &ins, NULL), "prepare");
-	bench_check(db, sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin,
-	    NULL), "prepare");
-	bench_check(db, sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL),
+	bench_check(NULL,
+	    sqlite3_open_v2(
+		path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL),
+	    "open");
+	bench_check(db,
+	    sqlite3_exec(db,
+		"PRAGMA journal_mode = WAL;"
+		"PRAGMA synchronous = NORMAL; PRAGMA cache_size = -512;"
+		"PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 1000",
+		NULL, NULL, NULL),
+	    "pragmas");
+	bench_check(db,
+	    sqlite3_prepare_v2(db,
+		"INSERT OR IGNORE INTO readings "
+		"(id, device, sensor, ts, value, unit, meta, priority, mono_ns, "
+		"synced) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		-1, &ins, NULL),
 	    "prepare");
+	bench_check(db,
+	    sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL),
+	    "prepare");
+	bench_check(
+	    db, sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL), "prepare");
 
 	t0 = bench_now();
 	for (i = 0; i < rows; i++) {

@@ -9,16 +9,16 @@
 #include "reading.h"
 
 /* Row i of the workload, id not filled. */
-void	 bench_floor_row(long i, struct reading *r);
+void bench_floor_row(long i, struct reading *r);
 /*
  * Inserts rows 0..rows-1 (ids precomputed, outside the timing) into a
  * fresh store schema in dir through one bare prepared INSERT, txn rows per
  * transaction, with the store's pragmas. Returns rows per second.
  */
-double	 bench_floor_run(const char *dir, long rows, long txn);
-double	 bench_now(void);
+double bench_floor_run(const char *dir, long rows, long txn);
+double bench_now(void);
 /* A fresh scratch directory under /tmp, and its removal. */
-void	 bench_mkdtemp(char *dir, size_t len, const char *name);
-void	 bench_rmtree(const char *dir);
+void bench_mkdtemp(char *dir, size_t len, const char *name);
+void bench_rmtree(const char *dir);
 
 #endif

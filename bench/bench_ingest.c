@@ -22,19 +22,19 @@
 #include "pipeline.h"
 #include "store.h"
 
-#define INGEST_CHUNK	500	/* readings per loop turn, like a busy adapter */
+#define INGEST_CHUNK 500 /* readings per loop turn, like a busy adapter */
 
 struct ingest {
-	struct pipeline_src	*src;
-	struct event		*ev;
-	long			 next;
-	long			 total;
+	struct pipeline_src *src;
+	struct event *ev;
+	long next;
+	long total;
 };
 
 static double
 ingest_cpu_s(void)
 {
-	struct rusage	 ru;
+	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
@@ -44,7 +44,7 @@ ingest_cpu_s(void)
 static long
 ingest_peak_rss_kib(void)
 {
-	struct rusage	 ru;
+	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_maxrss;
@@ -53,10 +53,10 @@ ingest_peak_rss_kib(void)
 static void
 ingest_chunk_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct ingest	*in = arg;
-	struct reading	 r;
-	struct timeval	 now = { 0, 0 };
-	long		 end = in->next + INGEST_CHUNK;
+	struct ingest *in = arg;
+	struct reading r;
+	struct timeval now = { 0, 0 };
+	long end = in->next + INGEST_CHUNK;
 
 	if (end > in->total)
 		end = in->total;
@@ -74,15 +74,15 @@ ingest_chunk_cb(evutil_socket_t fd, short what, void *arg)
 static double
 ingest_run(const char *dir, long rows, long txn, double *cpu_us)
 {
-	struct store_opts	 so = { 0 };
-	struct pipeline_opts	 po = { "bench", 1.0, (size_t)txn };
-	struct event_base	*base = event_base_new();
-	struct store		*st;
-	struct pipeline		*p;
-	struct ingest		 in;
-	struct timeval		 now = { 0, 0 };
-	char			*cause = NULL;
-	double			 t0, c0, t;
+	struct store_opts so = { 0 };
+	struct pipeline_opts po = { "bench", 1.0, (size_t)txn };
+	struct event_base *base = event_base_new();
+	struct store *st;
+	struct pipeline *p;
+	struct ingest in;
+	struct timeval now = { 0, 0 };
+	char *cause = NULL;
+	double t0, c0, t;
 
 	so.checkpoint_pages = 1000;
 	if ((st = store_open(dir, &so, &cause)) == NULL) {
@@ -119,11 +119,11 @@ ingest_run(const char *dir, long rows, long txn, double *cpu_us)
 int
 main(int argc, char **argv)
 {
-	long	 rows = argc > 1 ? strtol(argv[1], NULL, 10) : 1000000;
-	long	 txn = argc > 2 ? strtol(argv[2], NULL, 10) : 1000;
-	char	 dir[64];
-	double	 agent, floor, cpu_us;
-	long	 rss;
+	long rows = argc > 1 ? strtol(argv[1], NULL, 10) : 1000000;
+	long txn = argc > 2 ? strtol(argv[2], NULL, 10) : 1000;
+	char dir[64];
+	double agent, floor, cpu_us;
+	long rss;
 
 	log_configure(LOG_WARN, LOG_FORMAT_TEXT);
 	if (rows <= 0 || txn <= 0) {
@@ -135,8 +135,8 @@ main(int argc, char **argv)
 	rss = ingest_peak_rss_kib();
 	bench_rmtree(dir);
 	printf("ingest_pipeline readings=%ld txn=%ld rate=%.0f/s "
-	    "cpu=%.2fus/reading peak_rss=%ldKiB\n", rows, txn, agent, cpu_us,
-	    rss);
+	       "cpu=%.2fus/reading peak_rss=%ldKiB\n",
+	    rows, txn, agent, cpu_us, rss);
 	fflush(stdout);
 
 	bench_mkdtemp(dir, sizeof dir, "bench_floor");

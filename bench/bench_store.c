@@ -21,7 +21,7 @@
 static struct store *
 bench_store_open(const char *dir)
 {
-	struct store_opts so = {0};
+	struct store_opts so = { 0 };
 	struct store *st;
 	char *cause = NULL;
 
@@ -131,7 +131,7 @@ bench_queries(struct store *st, long rows)
 int
 main(int argc, char **argv)
 {
-	static const long txns[] = {100, 1000};
+	static const long txns[] = { 100, 1000 };
 	unsigned char *ids;
 	struct store *st;
 	char dir[64];

@@ -23,33 +23,33 @@ struct sysinfo;
  * Validates cfg fully (adapters included) as --check and reload do; the
  * problems are in cfg->errors. Returns the number of errors.
  */
-size_t		 agent_check_config(struct config *);
+size_t agent_check_config(struct config *);
 
 /* Takes ownership of cfg. NULL with *cause on a start-up failure. */
-struct agent	*agent_new(struct config *cfg, char **cause);
+struct agent *agent_new(struct config *cfg, char **cause);
 /* Runs the loop until SIGTERM/SIGINT; returns the exit code. */
-int		 agent_run(struct agent *);
-void		 agent_free(struct agent *);
+int agent_run(struct agent *);
+void agent_free(struct agent *);
 
 /* Stops the loop after the current callbacks (tests, signals). */
-void		 agent_stop(struct agent *);
+void agent_stop(struct agent *);
 
 struct event_base *agent_base(struct agent *);
 const struct config *agent_config(struct agent *);
-struct store	*agent_store(struct agent *);
-struct pipeline	*agent_pipeline(struct agent *);
-struct spool	*agent_spool(struct agent *);
-struct uplink	*agent_uplink(struct agent *);
-struct sysinfo	*agent_sysinfo(struct agent *);
-size_t		 agent_adapter_count(struct agent *);
-struct adapter	*agent_adapter_at(struct agent *, size_t);
-double		 agent_start_time(struct agent *);	/* Unix seconds */
-double		 agent_uptime_s(struct agent *);
+struct store *agent_store(struct agent *);
+struct pipeline *agent_pipeline(struct agent *);
+struct spool *agent_spool(struct agent *);
+struct uplink *agent_uplink(struct agent *);
+struct sysinfo *agent_sysinfo(struct agent *);
+size_t agent_adapter_count(struct agent *);
+struct adapter *agent_adapter_at(struct agent *, size_t);
+double agent_start_time(struct agent *); /* Unix seconds */
+double agent_uptime_s(struct agent *);
 unsigned long long agent_reloads(struct agent *);
 
 /* Admin entry points (the only way health changes anything). */
-int		 agent_admin_flush(struct agent *, char **cause);
-int		 agent_admin_purge(struct agent *, double older_than_s,
-		    long long *purged, char **cause);
+int agent_admin_flush(struct agent *, char **cause);
+int agent_admin_purge(
+    struct agent *, double older_than_s, long long *purged, char **cause);
 
 #endif

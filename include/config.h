@@ -16,7 +16,7 @@
 #include "reading.h"
 #include "toml.h"
 
-#define CONFIG_DEFAULT_PATH	"/etc/outpost/outpost.toml"
+#define CONFIG_DEFAULT_PATH "/etc/outpost/outpost.toml"
 
 enum store_durability {
 	STORE_DURABILITY_NORMAL,
@@ -34,28 +34,28 @@ enum cloud_compress {
 };
 
 struct cfg_device {
-	char			*name;
-	char			*type;		/* sim | system | mqtt | ... */
-	char			*sensor;	/* default sensor name */
-	char			*unit;
-	enum priority		 priority;
-	double			 interval_s;	/* polled devices */
-	long long		 buffer;	/* ring capacity, readings */
-	int			 line;		/* [[device]] header */
-	struct toml_table	*table;		/* type-specific keys */
+	char *name;
+	char *type;   /* sim | system | mqtt | ... */
+	char *sensor; /* default sensor name */
+	char *unit;
+	enum priority priority;
+	double interval_s;	  /* polled devices */
+	long long buffer;	  /* ring capacity, readings */
+	int line;		  /* [[device]] header */
+	struct toml_table *table; /* type-specific keys */
 };
 
 struct cfg_rule {
-	char			*name;
-	char			*sensor;	/* glob */
-	int			 has_above;
-	double			 above;
-	int			 has_below;
-	double			 below;
-	double			 for_s;
-	enum priority		 severity;
-	int			 line;
-	struct toml_table	*table;		/* keys later features read */
+	char *name;
+	char *sensor; /* glob */
+	int has_above;
+	double above;
+	int has_below;
+	double below;
+	double for_s;
+	enum priority severity;
+	int line;
+	struct toml_table *table; /* keys later features read */
 };
 
 /*
@@ -63,84 +63,84 @@ struct cfg_rule {
  * them); those of cfg_device and cfg_rule point into the tree.
  */
 struct config {
-	char			*path;		/* file name or "(embedded)" */
-	struct toml_table	*root;		/* the effective tree */
-	char			**errors;	/* "FILE:LINE: message" */
-	size_t			 nerrors;
+	char *path;		 /* file name or "(embedded)" */
+	struct toml_table *root; /* the effective tree */
+	char **errors;		 /* "FILE:LINE: message" */
+	size_t nerrors;
 
 	struct {
-		char		*id;
-		char		*data_dir;
+		char *id;
+		char *data_dir;
 	} agent;
 	struct {
-		enum log_level	 level;
-		enum log_format	 format;
+		enum log_level level;
+		enum log_format format;
 	} logging;
 	struct {
 		enum store_durability durability;
-		long long	 max_db_mb;
-		long long	 retention_hours;
-		double		 commit_interval_s;	/* group commit wait */
-		long long	 commit_max;	/* readings per transaction */
-		long long	 checkpoint_pages;	/* WAL pages before a checkpoint */
+		long long max_db_mb;
+		long long retention_hours;
+		double commit_interval_s;   /* group commit wait */
+		long long commit_max;	    /* readings per transaction */
+		long long checkpoint_pages; /* WAL pages before a checkpoint */
 	} store;
 	struct {
-		char		*listen;	/* host:port */
-		char		*admin_token;	/* secret; "" = admin off */
-		double		 timeout_s;	/* per connection */
-		long long	 max_body_bytes;
+		char *listen;	   /* host:port */
+		char *admin_token; /* secret; "" = admin off */
+		double timeout_s;  /* per connection */
+		long long max_body_bytes;
 	} health;
 	struct {
-		int		 enabled;
-		char		*endpoint;
+		int enabled;
+		char *endpoint;
 		enum cloud_format format;
-		char		*token;		/* secret */
-		char		*ca_file;
-		char		*client_cert;
-		char		*client_key;
-		int		 insecure;
-		long long	 batch_size;
-		double		 flush_interval_s;
-		double		 timeout_s;
+		char *token; /* secret */
+		char *ca_file;
+		char *client_cert;
+		char *client_key;
+		int insecure;
+		long long batch_size;
+		double flush_interval_s;
+		double timeout_s;
 		enum cloud_compress compress;
-		long long	 max_bytes_per_s;	/* upload cap, 0 = none */
-		double		 daily_budget_mb;	/* 0 = unlimited */
+		long long max_bytes_per_s; /* upload cap, 0 = none */
+		double daily_budget_mb;	   /* 0 = unlimited */
 		struct {
-			double	 base_delay_s;
-			double	 max_delay_s;
+			double base_delay_s;
+			double max_delay_s;
 			long long max_attempts;
-			int	 jitter;
+			int jitter;
 		} retry;
 		struct {
 			long long failure_threshold;
-			double	 recovery_timeout_s;
+			double recovery_timeout_s;
 		} breaker;
-		double		 ttl_hours[PRIORITY_COUNT];	/* 0 = forever */
+		double ttl_hours[PRIORITY_COUNT]; /* 0 = forever */
 	} cloud;
 	struct {
-		double		 poll_interval_s;
-		long long	 buffer;	/* default ring capacity */
+		double poll_interval_s;
+		long long buffer; /* default ring capacity */
 	} sensors;
 	struct {
-		int		 enabled;
-		char		**deny;
-		size_t		 ndeny;
-		char		**allow;
-		size_t		 nallow;
-		char		**redact_meta;
-		size_t		 nredact_meta;
+		int enabled;
+		char **deny;
+		size_t ndeny;
+		char **allow;
+		size_t nallow;
+		char **redact_meta;
+		size_t nredact_meta;
 	} privacy;
 
-	struct cfg_device	*devices;
-	size_t			 ndevices;
-	struct cfg_rule		*rules;
-	size_t			 nrules;
+	struct cfg_device *devices;
+	size_t ndevices;
+	struct cfg_rule *rules;
+	size_t nrules;
 
 	/* Private to config.c. */
-	int			*error_lines;	/* parallel to errors[] */
-	void			**owned;	/* freed by config_free() */
-	size_t			 nowned;
-	struct toml_table	*scratch;	/* stand-ins for mistyped tables */
+	int *error_lines; /* parallel to errors[] */
+	void **owned;	  /* freed by config_free() */
+	size_t nowned;
+	struct toml_table *scratch; /* stand-ins for mistyped tables */
 };
 
 /* The config used when no -c is given and CONFIG_DEFAULT_PATH is absent. */
@@ -151,21 +151,21 @@ extern const char config_default_text[];
  * *cause set when the file cannot be read or is not TOML; otherwise the
  * config, whose errors[] holds every validation problem found so far.
  */
-struct config	*config_load(const char *path, char **cause);
-struct config	*config_load_text(const char *text, size_t len,
-		    const char *name, char **cause);
+struct config *config_load(const char *path, char **cause);
+struct config *
+config_load_text(const char *text, size_t len, const char *name, char **cause);
 /*
  * Call after every reader (adapters included) has run: reports each key no
  * one consumed as unknown, and sorts errors by line.
  */
-void		 config_finish(struct config *);
+void config_finish(struct config *);
 /* Prints the effective config as TOML, secrets as "***". */
-void		 config_print(const struct config *, FILE *);
-void		 config_free(struct config *);
+void config_print(const struct config *, FILE *);
+void config_free(struct config *);
 
 /* Records "FILE:LINE: message" (line 0: no line). */
-void		 cfg_error(struct config *, int line, const char *fmt, ...)
-		    __attribute__((format(printf, 3, 4)));
+void cfg_error(struct config *, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Typed readers over one table. Absent key: *out = def and the default is
@@ -173,26 +173,26 @@ void		 cfg_error(struct config *, int line, const char *fmt, ...)
  * *out = def, and -1 is returned. Strings are ${VAR}-substituted and
  * returned as pointers into the tree (valid until config_free).
  */
-int	 cfg_get_string(struct config *, struct toml_table *, const char *key,
-	    const char *def, char **out);
-int	 cfg_get_secret(struct config *, struct toml_table *, const char *key,
-	    const char *def, char **out);
-int	 cfg_get_int(struct config *, struct toml_table *, const char *key,
-	    long long def, long long min, long long max, long long *out);
-int	 cfg_get_double(struct config *, struct toml_table *, const char *key,
-	    double def, double min, double max, double *out);
-int	 cfg_get_bool(struct config *, struct toml_table *, const char *key,
-	    int def, int *out);
+int cfg_get_string(struct config *, struct toml_table *, const char *key,
+    const char *def, char **out);
+int cfg_get_secret(struct config *, struct toml_table *, const char *key,
+    const char *def, char **out);
+int cfg_get_int(struct config *, struct toml_table *, const char *key,
+    long long def, long long min, long long max, long long *out);
+int cfg_get_double(struct config *, struct toml_table *, const char *key,
+    double def, double min, double max, double *out);
+int cfg_get_bool(
+    struct config *, struct toml_table *, const char *key, int def, int *out);
 /* names: NULL-terminated; *out is the index. */
-int	 cfg_get_enum(struct config *, struct toml_table *, const char *key,
-	    const char *const *names, int def, int *out);
+int cfg_get_enum(struct config *, struct toml_table *, const char *key,
+    const char *const *names, int def, int *out);
 /* Array of strings; *out NULL-terminated, owned by the config. */
-int	 cfg_get_strings(struct config *, struct toml_table *, const char *key,
-	    char ***out, size_t *n);
+int cfg_get_strings(struct config *, struct toml_table *, const char *key,
+    char ***out, size_t *n);
 /* Is key present in the file (not a default)? */
-int	 cfg_has(struct toml_table *, const char *key);
+int cfg_has(struct toml_table *, const char *key);
 
 /* Substitutes ${VAR} and ${VAR:-default}; NULL with *cause on bad syntax. */
-char	*config_expand_env(const char *s, char **cause);
+char *config_expand_env(const char *s, char **cause);
 
 #endif

@@ -9,18 +9,18 @@
 struct config;
 
 /* Exit codes of `outpost status`. */
-#define CTL_HEALTHY	0
-#define CTL_DEGRADED	1
-#define CTL_UNHEALTHY	2
+#define CTL_HEALTHY 0
+#define CTL_DEGRADED 1
+#define CTL_UNHEALTHY 2
 
-int	 ctl_status(const struct config *, int json_output);
-int	 ctl_flush(const struct config *);
+int ctl_status(const struct config *, int json_output);
+int ctl_flush(const struct config *);
 
 /*
  * One blocking HTTP/1.0 request to host:port with a timeout; returns the
  * status code and sets *body (allocated), or -1 with *cause.
  */
-int	 ctl_request(const char *listen, const char *method, const char *path,
-	    const char *token, double timeout_s, char **body, char **cause);
+int ctl_request(const char *listen, const char *method, const char *path,
+    const char *token, double timeout_s, char **body, char **cause);
 
 #endif

@@ -78,14 +78,14 @@ struct http_url {
 };
 
 /* Parses url into u (u->path allocated); -1 with err on failure. */
-int http_url_parse(
-    const char *url, struct http_url *u, char *err, size_t errlen);
+int
+http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen);
 void http_url_clear(struct http_url *);
 
 const char *http_layer_name(enum http_layer); /* "dns", ... */
 
-struct http_client *http_client_new(
-    struct event_base *, const struct http_client_options *);
+struct http_client *
+http_client_new(struct event_base *, const struct http_client_options *);
 /*
  * Frees the client and closes its connection without calling back. Safe
  * inside the client's own callback (the free then happens after it).

@@ -59,18 +59,18 @@ int http_response_version(const struct http_response *); /* 10, 11 */
 size_t http_response_interim_count(const struct http_response *);
 
 /* First field of that name (case-insensitive), NULL when absent. */
-const char *http_response_header(
-    const struct http_response *, const char *name);
-const char *http_response_trailer(
-    const struct http_response *, const char *name);
+const char *
+http_response_header(const struct http_response *, const char *name);
+const char *
+http_response_trailer(const struct http_response *, const char *name);
 size_t http_response_field_count(const struct http_response *);
 /* Field i in arrival order; -1 when out of range. */
 int http_response_field(const struct http_response *, size_t i,
     const char **name, const char **value, int *trailer);
 
 /* Decoded body, NUL-terminated for convenience (not counted in *len). */
-const unsigned char *http_response_body(
-    const struct http_response *, size_t *len);
+const unsigned char *
+http_response_body(const struct http_response *, size_t *len);
 /* -1 when the body is not framed by Content-Length. */
 long long http_response_content_length(const struct http_response *);
 int http_response_chunked(const struct http_response *);

@@ -21,13 +21,13 @@ enum payload_format {
 
 struct payload_opts {
 	enum payload_format format;
-	const char	*value_path;	/* JSON: "$.temp"; NULL = whole reading(s) */
-	const char	*ts_path;	/* JSON: optional timestamp (Unix s) */
-	int		 csv_column;	/* CSV: 1-based column of the value */
-	char		 csv_separator;	/* CSV: ',' by default */
-	double		 scale;		/* value = raw * scale + offset */
-	double		 offset;
-	size_t		 max_readings;	/* per payload; more is an error */
+	const char *value_path; /* JSON: "$.temp"; NULL = whole reading(s) */
+	const char *ts_path;	/* JSON: optional timestamp (Unix s) */
+	int csv_column;		/* CSV: 1-based column of the value */
+	char csv_separator;	/* CSV: ',' by default */
+	double scale;		/* value = raw * scale + offset */
+	double offset;
+	size_t max_readings; /* per payload; more is an error */
 };
 
 struct payload;
@@ -37,13 +37,13 @@ struct payload;
  * payload carries them. cb returns 0, or -1 to stop. */
 typedef int payload_reading_cb(void *arg, struct reading *r);
 
-struct payload	*payload_new(void);
-void		 payload_free(struct payload *);
+struct payload *payload_new(void);
+void payload_free(struct payload *);
 /* The format names for config keys ("number", "json", "influx", "csv"). */
-int		 payload_format_parse(const char *, enum payload_format *);
+int payload_format_parse(const char *, enum payload_format *);
 /* Returns the number of readings handed out, or -1 with err filled. */
-long		 payload_decode(struct payload *, const struct payload_opts *,
-		    const char *data, size_t len, payload_reading_cb *cb,
-		    void *arg, char *err, size_t errlen);
+long
+payload_decode(struct payload *, const struct payload_opts *, const char *data,
+    size_t len, payload_reading_cb *cb, void *arg, char *err, size_t errlen);
 
 #endif

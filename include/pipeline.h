@@ -22,9 +22,9 @@ struct store;
 typedef ringbuf_done_cb pipeline_done_cb;
 
 struct pipeline_opts {
-	const char	*agent_id;	/* copied */
-	double		 commit_interval_s;	/* longest a reading waits */
-	size_t		 commit_max;	/* commit when this many are buffered */
+	const char *agent_id;	  /* copied */
+	double commit_interval_s; /* longest a reading waits */
+	size_t commit_max;	  /* commit when this many are buffered */
 };
 
 /*
@@ -33,51 +33,50 @@ struct pipeline_opts {
  * (counted as filtered). committed: after the transaction, per reading.
  */
 struct pipeline_hooks {
-	int		(*admit)(void *arg, struct reading *);
-	void		(*committed)(void *arg, const struct reading *);
-	void		*arg;
+	int (*admit)(void *arg, struct reading *);
+	void (*committed)(void *arg, const struct reading *);
+	void *arg;
 };
 
 struct pipeline_src_stats {
 	unsigned long long submitted;
 	unsigned long long committed;
-	unsigned long long filtered;	/* admit hook said no */
-	unsigned long long dropped;	/* could not be stored */
-	double		 last_reading_ts;
+	unsigned long long filtered; /* admit hook said no */
+	unsigned long long dropped;  /* could not be stored */
+	double last_reading_ts;
 };
 
 struct pipeline_stats {
 	unsigned long long committed;
 	unsigned long long filtered;
 	unsigned long long dropped;
-	unsigned long long commits;	/* transactions */
+	unsigned long long commits; /* transactions */
 	unsigned long long commit_failures;
-	unsigned long long consecutive_failures;	/* 0 after a commit */
-	size_t		 buffered;
+	unsigned long long consecutive_failures; /* 0 after a commit */
+	size_t buffered;
 };
 
-struct pipeline	*pipeline_new(struct event_base *, struct store *,
-		    const struct pipeline_opts *);
-void		 pipeline_free(struct pipeline *);	/* commits first */
-void		 pipeline_set_hooks(struct pipeline *,
-		    const struct pipeline_hooks *);
-void		 pipeline_set_agent_id(struct pipeline *, const char *);
+struct pipeline *
+pipeline_new(struct event_base *, struct store *, const struct pipeline_opts *);
+void pipeline_free(struct pipeline *); /* commits first */
+void pipeline_set_hooks(struct pipeline *, const struct pipeline_hooks *);
+void pipeline_set_agent_id(struct pipeline *, const char *);
 
 /* A source: one ring of the given capacity, named for stats and logs. */
-struct pipeline_src *pipeline_src_new(struct pipeline *, const char *name,
-		    size_t capacity);
+struct pipeline_src *
+pipeline_src_new(struct pipeline *, const char *name, size_t capacity);
 /* Commits what the source holds, then frees it. */
-void		 pipeline_src_free(struct pipeline_src *);
-const struct pipeline_src_stats *pipeline_src_stats(
-		    const struct pipeline_src *);
+void pipeline_src_free(struct pipeline_src *);
+const struct pipeline_src_stats *
+pipeline_src_stats(const struct pipeline_src *);
 
 /*
  * Hands a reading over (copied). done, if not NULL, is called exactly once:
  * after commit, or on refusal. Returns 0 if accepted, -1 if refused now
  * (done has then already been called with ok = 0).
  */
-int		 pipeline_submit(struct pipeline_src *, const struct reading *,
-		    pipeline_done_cb *done, void *arg);
+int pipeline_submit(struct pipeline_src *, const struct reading *,
+    pipeline_done_cb *done, void *arg);
 
 /*
  * Source positions (a file offset, an MQTT packet committed but not yet
@@ -87,17 +86,16 @@ int		 pipeline_submit(struct pipeline_src *, const struct reading *,
  * PIPELINE_OFFSET_VALUE_MAX bytes; the latest value of a key wins. -1 when
  * too long, or when the source's table is full because the store fails.
  */
-#define PIPELINE_OFFSET_KEY_MAX		96
-#define PIPELINE_OFFSET_VALUE_MAX	160
-int		 pipeline_src_set_offset(struct pipeline_src *, const char *key,
-		    const char *value);
+#define PIPELINE_OFFSET_KEY_MAX 96
+#define PIPELINE_OFFSET_VALUE_MAX 160
+int pipeline_src_set_offset(
+    struct pipeline_src *, const char *key, const char *value);
 /* The committed value: 0 found, 1 absent, -1 error. */
-int		 pipeline_src_get_offset(struct pipeline_src *, const char *key,
-		    char *buf, size_t len);
+int pipeline_src_get_offset(
+    struct pipeline_src *, const char *key, char *buf, size_t len);
 
 /* Commits everything buffered now; 0 on success. */
-int		 pipeline_commit(struct pipeline *);
-void		 pipeline_stats(const struct pipeline *,
-		    struct pipeline_stats *);
+int pipeline_commit(struct pipeline *);
+void pipeline_stats(const struct pipeline *, struct pipeline_stats *);
 
 #endif

@@ -7,11 +7,11 @@
 
 #include <stdint.h>
 
-#define READING_DEVICE_MAX	48
-#define READING_SENSOR_MAX	64
-#define READING_UNIT_MAX	16
-#define READING_META_MAX	192	/* a JSON object, or "" */
-#define RECORD_ID_LEN		32	/* SHA-256 */
+#define READING_DEVICE_MAX 48
+#define READING_SENSOR_MAX 64
+#define READING_UNIT_MAX 16
+#define READING_META_MAX 192 /* a JSON object, or "" */
+#define RECORD_ID_LEN 32     /* SHA-256 */
 
 enum priority {
 	PRIORITY_CRITICAL,
@@ -22,19 +22,19 @@ enum priority {
 };
 
 struct reading {
-	char		 device[READING_DEVICE_MAX];
-	char		 sensor[READING_SENSOR_MAX];
-	char		 unit[READING_UNIT_MAX];
-	char		 meta[READING_META_MAX];
-	double		 ts;		/* Unix seconds, wall clock */
-	double		 value;
-	uint64_t	 mono_ns;	/* CLOCK_MONOTONIC at the reading */
-	enum priority	 priority;
-	unsigned char	 id[RECORD_ID_LEN];	/* filled by the pipeline */
+	char device[READING_DEVICE_MAX];
+	char sensor[READING_SENSOR_MAX];
+	char unit[READING_UNIT_MAX];
+	char meta[READING_META_MAX];
+	double ts; /* Unix seconds, wall clock */
+	double value;
+	uint64_t mono_ns; /* CLOCK_MONOTONIC at the reading */
+	enum priority priority;
+	unsigned char id[RECORD_ID_LEN]; /* filled by the pipeline */
 };
 
-const char	*priority_name(enum priority);
+const char *priority_name(enum priority);
 /* Returns 0 and sets *out, or -1 for an unknown name. */
-int		 priority_parse(const char *, enum priority *out);
+int priority_parse(const char *, enum priority *out);
 
 #endif

@@ -10,11 +10,11 @@
 #include "reading.h"
 
 /* Fills r->id from agent id, device, sensor, ts and value. */
-void	 recid_reading(const char *agent_id, struct reading *r);
+void recid_reading(const char *agent_id, struct reading *r);
 /* Generic form: SHA-256 over the concatenation of the given parts. */
-void	 recid_sha256(const void *data, size_t len,
-	    unsigned char out[RECORD_ID_LEN]);
+void
+recid_sha256(const void *data, size_t len, unsigned char out[RECORD_ID_LEN]);
 /* Writes 64 hex characters and a NUL into hex (65 bytes). */
-void	 recid_hex(const unsigned char id[RECORD_ID_LEN], char hex[65]);
+void recid_hex(const unsigned char id[RECORD_ID_LEN], char hex[65]);
 
 #endif

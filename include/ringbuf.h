@@ -13,23 +13,23 @@
 typedef void ringbuf_done_cb(int ok, void *arg);
 
 struct ringbuf_slot {
-	struct reading	 r;
-	ringbuf_done_cb	*done;
-	void		*arg;
+	struct reading r;
+	ringbuf_done_cb *done;
+	void *arg;
 };
 
 struct ringbuf;
 
-struct ringbuf	*ringbuf_new(size_t capacity);
-void		 ringbuf_free(struct ringbuf *);
-size_t		 ringbuf_len(const struct ringbuf *);
-size_t		 ringbuf_capacity(const struct ringbuf *);
-int		 ringbuf_full(const struct ringbuf *);
+struct ringbuf *ringbuf_new(size_t capacity);
+void ringbuf_free(struct ringbuf *);
+size_t ringbuf_len(const struct ringbuf *);
+size_t ringbuf_capacity(const struct ringbuf *);
+int ringbuf_full(const struct ringbuf *);
 /* Returns the slot to fill at the tail, or NULL when full. */
 struct ringbuf_slot *ringbuf_push(struct ringbuf *);
 /* The i-th oldest slot (0 = head), or NULL. */
 struct ringbuf_slot *ringbuf_at(struct ringbuf *, size_t i);
 /* Drops the n oldest slots (their callbacks are the caller's business). */
-void		 ringbuf_pop(struct ringbuf *, size_t n);
+void ringbuf_pop(struct ringbuf *, size_t n);
 
 #endif

@@ -16,61 +16,59 @@
 struct spool;
 struct store;
 
-#define SPOOL_TABLES	3	/* readings, events, summaries */
+#define SPOOL_TABLES 3 /* readings, events, summaries */
 
 struct spool_opts {
-	double		 ttl_s[PRIORITY_COUNT];	/* 0 = forever */
-	long long	 max_attempts;		/* 0 = retry forever */
-	long long	 max_db_bytes;		/* shedding threshold */
+	double ttl_s[PRIORITY_COUNT]; /* 0 = forever */
+	long long max_attempts;	      /* 0 = retry forever */
+	long long max_db_bytes;	      /* shedding threshold */
 };
 
 /* The records of one claimed batch, by table, as row ids. */
 struct spool_batch {
-	long long	*seqs[SPOOL_TABLES];
-	size_t		 n[SPOOL_TABLES];
-	size_t		 cap;		/* per table, = the batch size */
-	size_t		 count;		/* total records */
+	long long *seqs[SPOOL_TABLES];
+	size_t n[SPOOL_TABLES];
+	size_t cap;   /* per table, = the batch size */
+	size_t count; /* total records */
 };
 
 /* Called once per claimed record; strings are valid during the call. */
 typedef void spool_record_cb(void *arg, const struct encode_record *);
 
-struct spool	*spool_new(struct store *, const struct spool_opts *);
-void		 spool_free(struct spool *);
-void		 spool_set_opts(struct spool *, const struct spool_opts *);
+struct spool *spool_new(struct store *, const struct spool_opts *);
+void spool_free(struct spool *);
+void spool_set_opts(struct spool *, const struct spool_opts *);
 
-void		 spool_batch_init(struct spool_batch *, size_t cap);
-void		 spool_batch_free(struct spool_batch *);
+void spool_batch_init(struct spool_batch *, size_t cap);
+void spool_batch_free(struct spool_batch *);
 
 /*
  * Claims up to max queued records of priority <= max_priority (critical
  * first, then oldest first), marks them in_flight and hands each to cb.
  * Returns the number claimed, or -1 on a store error.
  */
-long long	 spool_claim(struct spool *, size_t max, enum priority
-		    max_priority, spool_record_cb *cb, void *arg,
-		    struct spool_batch *);
+long long spool_claim(struct spool *, size_t max, enum priority max_priority,
+    spool_record_cb *cb, void *arg, struct spool_batch *);
 /* The collector accepted the batch. */
-int		 spool_ack(struct spool *, struct spool_batch *, double now);
+int spool_ack(struct spool *, struct spool_batch *, double now);
 /* A retryable failure: back to queued (dead_letter past max_attempts). */
-int		 spool_nack(struct spool *, struct spool_batch *,
-		    long long *dead);
+int spool_nack(struct spool *, struct spool_batch *, long long *dead);
 /* Rejected by the collector: dead_letter, never retried. */
-int		 spool_reject(struct spool *, struct spool_batch *);
+int spool_reject(struct spool *, struct spool_batch *);
 
 /* The request was abandoned (stop, reload): queued again, no attempt. */
-int		 spool_release(struct spool *, struct spool_batch *);
+int spool_release(struct spool *, struct spool_batch *);
 
 /* Drops queued records older than their priority's TTL; counted as shed. */
-int		 spool_expire(struct spool *, double now, long long *shed);
+int spool_expire(struct spool *, double now, long long *shed);
 /*
  * Keeps the live data under max_db_bytes: expired first (done by
  * spool_expire), then low oldest first, then normal, high, and critical
  * last; sent records before any of them. Counted in meta shed_total.
  */
-int		 spool_shed(struct spool *, long long *shed);
+int spool_shed(struct spool *, long long *shed);
 /* Bytes of live pages (page_count - freelist) * page_size. */
-long long	 spool_live_bytes(struct spool *);
-long long	 spool_pending(struct spool *);
+long long spool_live_bytes(struct spool *);
+long long spool_pending(struct spool *);
 
 #endif

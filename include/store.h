@@ -45,8 +45,8 @@ struct store_queue_stats {
  * migrates its schema; refuses a newer schema and a directory another
  * process holds (<dir>/outpost.lock). NULL with *cause set on failure.
  */
-struct store *store_open(
-    const char *dir, const struct store_opts *, char **cause);
+struct store *
+store_open(const char *dir, const struct store_opts *, char **cause);
 void store_free(struct store *);
 
 /*

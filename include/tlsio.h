@@ -51,8 +51,8 @@ struct tlsio_config;
 struct tlsio;
 
 /* Loads the files; NULL with err filled on failure. */
-struct tlsio_config *tlsio_config_new(
-    const struct tlsio_params *, char *err, size_t errlen);
+struct tlsio_config *
+tlsio_config_new(const struct tlsio_params *, char *err, size_t errlen);
 /* Frees the config; every tlsio made from it must be freed first. */
 void tlsio_config_free(struct tlsio_config *);
 /*

@@ -48,51 +48,50 @@ enum uplink_breaker {
 enum uplink_result {
 	UPLINK_RESULT_OK,
 	UPLINK_RESULT_RETRY,	/* 408, 429, 5xx */
-	UPLINK_RESULT_REJECTED,	/* other 4xx: dead-lettered */
+	UPLINK_RESULT_REJECTED, /* other 4xx: dead-lettered */
 	UPLINK_RESULT_ERROR,	/* no usable answer: dns, tcp, tls, http */
 	UPLINK_NRESULTS,
 };
 
-#define UPLINK_DURATION_BUCKETS	10
+#define UPLINK_DURATION_BUCKETS 10
 
 struct uplink_stats {
-	enum uplink_state	 state;
-	double			 since;		/* Unix s of the last change */
-	double			 last_success;	/* 0 = never */
-	unsigned long long	 consecutive_failures;
-	const char		*last_error_layer;	/* NULL = none */
-	const char		*last_error;
-	enum uplink_breaker	 breaker;
-	unsigned long long	 uploads[UPLINK_NRESULTS];
-	unsigned long long	 records_sent;
-	unsigned long long	 records_dead;
-	unsigned long long	 bytes_sent;	/* request bodies as sent */
-	unsigned long long	 wire_bytes;	/* socket bytes, TLS included */
+	enum uplink_state state;
+	double since;	     /* Unix s of the last change */
+	double last_success; /* 0 = never */
+	unsigned long long consecutive_failures;
+	const char *last_error_layer; /* NULL = none */
+	const char *last_error;
+	enum uplink_breaker breaker;
+	unsigned long long uploads[UPLINK_NRESULTS];
+	unsigned long long records_sent;
+	unsigned long long records_dead;
+	unsigned long long bytes_sent; /* request bodies as sent */
+	unsigned long long wire_bytes; /* socket bytes, TLS included */
 	/* Upload duration histogram: cumulative counts per bucket bound. */
-	const double		*duration_bounds;	/* seconds, ascending */
-	unsigned long long	 duration_counts[UPLINK_DURATION_BUCKETS + 1];
-	double			 duration_sum;
-	unsigned long long	 in_flight;	/* records of the open request */
-	double			 next_attempt_in_s;	/* -1 = none planned */
-	long long		 budget_bytes;	/* daily budget, 0 = none */
-	long long		 budget_used;	/* bytes today (UTC) */
-	long long		 ca_expiry;	/* Unix s, -1 = unknown */
-	long long		 cert_expiry;
+	const double *duration_bounds; /* seconds, ascending */
+	unsigned long long duration_counts[UPLINK_DURATION_BUCKETS + 1];
+	double duration_sum;
+	unsigned long long in_flight; /* records of the open request */
+	double next_attempt_in_s;     /* -1 = none planned */
+	long long budget_bytes;	      /* daily budget, 0 = none */
+	long long budget_used;	      /* bytes today (UTC) */
+	long long ca_expiry;	      /* Unix s, -1 = unknown */
+	long long cert_expiry;
 };
 
 /* NULL with *cause when TLS material cannot be loaded. */
-struct uplink	*uplink_new(struct event_base *, struct store *,
-		    struct spool *, const struct config *, char **cause);
-void		 uplink_free(struct uplink *);
+struct uplink *uplink_new(struct event_base *, struct store *, struct spool *,
+    const struct config *, char **cause);
+void uplink_free(struct uplink *);
 /* Applies a reloaded config: -1 with *cause and the old one kept. */
-int		 uplink_reconfigure(struct uplink *, const struct config *,
-		    char **cause);
+int uplink_reconfigure(struct uplink *, const struct config *, char **cause);
 /* Upload now if allowed (not in backoff, breaker not open). */
-void		 uplink_flush(struct uplink *, const char *reason);
+void uplink_flush(struct uplink *, const char *reason);
 /* The pipeline committed n records: flush when a batch is waiting. */
-void		 uplink_committed(struct uplink *, size_t n);
-void		 uplink_stats(const struct uplink *, struct uplink_stats *);
-const char	*uplink_state_name(enum uplink_state);
-const char	*uplink_breaker_name(enum uplink_breaker);
+void uplink_committed(struct uplink *, size_t n);
+void uplink_stats(const struct uplink *, struct uplink_stats *);
+const char *uplink_state_name(enum uplink_state);
+const char *uplink_breaker_name(enum uplink_breaker);
 
 #endif

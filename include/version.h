@@ -2,6 +2,6 @@
 #ifndef OUTPOST_VERSION_H
 #define OUTPOST_VERSION_H
 
-#define OUTPOST_VERSION	"0.1.0"
+#define OUTPOST_VERSION "0.1.0"
 
 #endif

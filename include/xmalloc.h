@@ -8,17 +8,17 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-void	*xmalloc(size_t);
-void	*xcalloc(size_t, size_t);
-void	*xreallocarray(void *, size_t, size_t);
-char	*xstrdup(const char *);
-char	*xstrndup(const char *, size_t);
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xreallocarray(void *, size_t, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
 /* Sets *ret to a newly allocated formatted string; returns its length. */
-int	 xasprintf(char **ret, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-int	 xvasprintf(char **ret, const char *fmt, va_list ap)
-	    __attribute__((format(printf, 2, 0)));
+int xasprintf(char **ret, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int xvasprintf(char **ret, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* strlcpy semantics: always terminates, returns strlen(src). */
-size_t	 xstrlcpy(char *dst, const char *src, size_t size);
+size_t xstrlcpy(char *dst, const char *src, size_t size);
 
 #endif

@@ -25,33 +25,33 @@
 #include "uplink.h"
 #include "xmalloc.h"
 
-#define AGENT_MAINTENANCE_S	30
+#define AGENT_MAINTENANCE_S 30
 
 struct agent {
-	struct config		*cfg;
-	struct event_base	*base;
-	struct store		*store;
-	struct spool		*spool;
-	struct uplink		*uplink;
-	struct pipeline		*pipeline;
-	struct sysinfo		*sysinfo;
-	struct health		*health;
-	struct adapter		**adapters;
-	size_t			 nadapters;
-	struct event		*sig_term;
-	struct event		*sig_int;
-	struct event		*sig_hup;
-	struct event		*maintenance;
-	double			 start_time;
-	double			 start_mono;
-	unsigned long long	 reloads;
-	int			 exit_code;
+	struct config *cfg;
+	struct event_base *base;
+	struct store *store;
+	struct spool *spool;
+	struct uplink *uplink;
+	struct pipeline *pipeline;
+	struct sysinfo *sysinfo;
+	struct health *health;
+	struct adapter **adapters;
+	size_t nadapters;
+	struct event *sig_term;
+	struct event *sig_int;
+	struct event *sig_hup;
+	struct event *maintenance;
+	double start_time;
+	double start_mono;
+	unsigned long long reloads;
+	int exit_code;
 };
 
 static double
 agent_clock(clockid_t id)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -60,9 +60,9 @@ agent_clock(clockid_t id)
 size_t
 agent_check_config(struct config *cfg)
 {
-	struct adapter	*a;
-	char		*cause = NULL;
-	size_t		 i;
+	struct adapter *a;
+	char *cause = NULL;
+	size_t i;
 
 	for (i = 0; i < cfg->ndevices; i++) {
 		a = adapter_new(cfg, &cfg->devices[i], &cause);
@@ -79,11 +79,11 @@ agent_check_config(struct config *cfg)
 
 /* Builds (configures) adapters for every device of cfg; -1 on error. */
 static int
-agent_build_adapters(struct config *cfg, struct adapter ***out, size_t *n,
-    char **cause)
+agent_build_adapters(
+    struct config *cfg, struct adapter ***out, size_t *n, char **cause)
 {
-	struct adapter	**list = xcalloc(cfg->ndevices + 1, sizeof *list);
-	size_t		 i;
+	struct adapter **list = xcalloc(cfg->ndevices + 1, sizeof *list);
+	size_t i;
 
 	for (i = 0; i < cfg->ndevices; i++) {
 		if ((list[i] = adapter_new(cfg, &cfg->devices[i], cause)) ==
@@ -108,12 +108,12 @@ agent_build_adapters(struct config *cfg, struct adapter ***out, size_t *n,
 static void
 agent_ingest_cb(struct evhttp_request *req, void *arg)
 {
-	struct agent		*ag = arg;
-	struct adapter		*a, *found = NULL;
-	struct evkeyvalq	 q;
-	const char		*uri = evhttp_request_get_uri(req), *want = NULL;
-	const char		*query = strchr(uri, '?');
-	size_t			 i, npush = 0;
+	struct agent *ag = arg;
+	struct adapter *a, *found = NULL;
+	struct evkeyvalq q;
+	const char *uri = evhttp_request_get_uri(req), *want = NULL;
+	const char *query = strchr(uri, '?');
+	size_t i, npush = 0;
 
 	/* evhttp_parse_query_str initializes q; empty is all zeros. */
 	memset(&q, 0, sizeof q);
@@ -128,9 +128,10 @@ agent_ingest_cb(struct evhttp_request *req, void *arg)
 			found = found == NULL ? a : found;
 	}
 	if (found == NULL || (want == NULL && npush > 1)) {
-		evhttp_send_error(req, found == NULL ? 404 : 400, want != NULL ?
-		    "no such push device" : "several push devices: name one "
-		    "with ?device=NAME");
+		evhttp_send_error(req, found == NULL ? 404 : 400,
+		    want != NULL ? "no such push device"
+				 : "several push devices: name one "
+				   "with ?device=NAME");
 		evhttp_clear_headers(&q);
 		return;
 	}
@@ -141,14 +142,14 @@ agent_ingest_cb(struct evhttp_request *req, void *arg)
 static int
 agent_start_adapters(struct agent *ag)
 {
-	struct adapter		*a;
-	struct pipeline_src	*src;
-	size_t			 i;
+	struct adapter *a;
+	struct pipeline_src *src;
+	size_t i;
 
 	for (i = 0; i < ag->nadapters; i++) {
 		a = ag->adapters[i];
-		src = pipeline_src_new(ag->pipeline, a->name,
-		    (size_t)a->dev->buffer);
+		src = pipeline_src_new(
+		    ag->pipeline, a->name, (size_t)a->dev->buffer);
 		if (adapter_start(a, ag->base, src) == -1) {
 			/* One broken input must not stop the others. */
 			adapter_error(a, "could not start");
@@ -162,8 +163,8 @@ agent_start_adapters(struct agent *ag)
 static void
 agent_free_adapters(struct agent *ag)
 {
-	struct pipeline_src	*src;
-	size_t			 i;
+	struct pipeline_src *src;
+	size_t i;
 
 	for (i = 0; i < ag->nadapters; i++)
 		adapter_stop(ag->adapters[i]);
@@ -188,7 +189,7 @@ agent_apply_logging(const struct config *cfg)
 static void
 agent_spool_opts(const struct config *cfg, struct spool_opts *o)
 {
-	int	 p;
+	int p;
 
 	memset(o, 0, sizeof *o);
 	for (p = 0; p < PRIORITY_COUNT; p++)
@@ -201,7 +202,7 @@ agent_spool_opts(const struct config *cfg, struct spool_opts *o)
 static void
 agent_committed_cb(void *arg, const struct reading *r)
 {
-	struct agent	*ag = arg;
+	struct agent *ag = arg;
 
 	uplink_committed(ag->uplink, 1);
 }
@@ -209,7 +210,7 @@ agent_committed_cb(void *arg, const struct reading *r)
 static void
 agent_set_hooks(struct agent *ag)
 {
-	struct pipeline_hooks	 hooks;
+	struct pipeline_hooks hooks;
 
 	memset(&hooks, 0, sizeof hooks);
 	hooks.committed = agent_committed_cb;
@@ -221,11 +222,11 @@ agent_set_hooks(struct agent *ag)
 static void
 agent_reload(struct agent *ag)
 {
-	struct config	*cfg;
-	struct adapter	**adapters = NULL;
-	size_t		 nadapters = 0, i;
-	char		*cause = NULL;
-	struct json_out	 j;
+	struct config *cfg;
+	struct adapter **adapters = NULL;
+	size_t nadapters = 0, i;
+	char *cause = NULL;
+	struct json_out j;
 	struct spool_opts so;
 
 	if (strcmp(ag->cfg->path, "(embedded)") == 0)
@@ -239,13 +240,14 @@ agent_reload(struct agent *ag)
 	}
 	if (agent_check_config(cfg) > 0) {
 		for (i = 0; i < cfg->nerrors; i++)
-			log_error("agent", "reload refused: %s",
-			    cfg->errors[i]);
+			log_error(
+			    "agent", "reload refused: %s", cfg->errors[i]);
 		goto out;
 	}
 	if (strcmp(cfg->agent.data_dir, ag->cfg->agent.data_dir) != 0 ||
 	    strcmp(cfg->health.listen, ag->cfg->health.listen) != 0)
-		log_warn("agent", "data_dir and health.listen changes take "
+		log_warn("agent",
+		    "data_dir and health.listen changes take "
 		    "effect at the next start");
 	if (agent_build_adapters(cfg, &adapters, &nadapters, &cause) == -1) {
 		log_error("agent", "reload refused: %s", cause);
@@ -282,8 +284,8 @@ agent_reload(struct agent *ag)
 	json_out_object_end(&j);
 	store_audit(ag->store, "reload", j.buf);
 	json_out_free(&j);
-	log_info("agent", "config reloaded from %s: %zu devices",
-	    ag->cfg->path, ag->nadapters);
+	log_info("agent", "config reloaded from %s: %zu devices", ag->cfg->path,
+	    ag->nadapters);
 out:
 	free(cause);
 	config_free(cfg);
@@ -292,7 +294,7 @@ out:
 static void
 agent_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct agent	*ag = arg;
+	struct agent *ag = arg;
 
 	switch (sig) {
 	case SIGHUP:
@@ -309,14 +311,14 @@ agent_signal_cb(evutil_socket_t sig, short what, void *arg)
 static void
 agent_maintenance(struct agent *ag)
 {
-	double		 now = agent_clock(CLOCK_REALTIME);
-	long long	 n = 0;
+	double now = agent_clock(CLOCK_REALTIME);
+	long long n = 0;
 
 	spool_expire(ag->spool, now, &n);
 	spool_shed(ag->spool, &n);
 	if (ag->cfg->store.retention_hours > 0)
-		store_purge_sent(ag->store, now -
-		    (double)ag->cfg->store.retention_hours * 3600.0, &n);
+		store_purge_sent(ag->store,
+		    now - (double)ag->cfg->store.retention_hours * 3600.0, &n);
 	store_checkpoint(ag->store, 0);
 }
 
@@ -329,12 +331,12 @@ agent_maintenance_cb(evutil_socket_t fd, short what, void *arg)
 struct agent *
 agent_new(struct config *cfg, char **cause)
 {
-	struct agent		*ag = xcalloc(1, sizeof *ag);
-	struct store_opts	 so;
-	struct pipeline_opts	 po;
-	struct spool_opts	 spo;
-	struct timeval		 tv = { AGENT_MAINTENANCE_S, 0 };
-	long long		 requeued = 0;
+	struct agent *ag = xcalloc(1, sizeof *ag);
+	struct store_opts so;
+	struct pipeline_opts po;
+	struct spool_opts spo;
+	struct timeval tv = { AGENT_MAINTENANCE_S, 0 };
+	long long requeued = 0;
 
 	ag->cfg = cfg;
 	ag->start_time = agent_clock(CLOCK_REALTIME);
@@ -352,14 +354,16 @@ agent_new(struct config *cfg, char **cause)
 	if ((ag->store = store_open(cfg->agent.data_dir, &so, cause)) == NULL)
 		goto fail;
 	if (store_requeue_in_flight(ag->store, &requeued) == 0 && requeued > 0)
-		log_info("agent", "%lld records were in flight at the last "
-		    "stop: queued again", requeued);
+		log_info("agent",
+		    "%lld records were in flight at the last "
+		    "stop: queued again",
+		    requeued);
 	store_meta_set(ag->store, "agent_id", cfg->agent.id);
 
 	agent_spool_opts(cfg, &spo);
 	ag->spool = spool_new(ag->store, &spo);
-	if ((ag->uplink = uplink_new(ag->base, ag->store, ag->spool, cfg,
-	    cause)) == NULL)
+	if ((ag->uplink = uplink_new(
+		 ag->base, ag->store, ag->spool, cfg, cause)) == NULL)
 		goto fail;
 
 	memset(&po, 0, sizeof po);
@@ -370,8 +374,8 @@ agent_new(struct config *cfg, char **cause)
 	agent_set_hooks(ag);
 	ag->sysinfo = sysinfo_new("/", cfg->agent.data_dir);
 
-	if (agent_build_adapters(cfg, &ag->adapters, &ag->nadapters,
-	    cause) == -1)
+	if (agent_build_adapters(cfg, &ag->adapters, &ag->nadapters, cause) ==
+	    -1)
 		goto fail;
 	if ((ag->health = health_new(ag, cfg->health.listen, cause)) == NULL)
 		goto fail;
@@ -384,13 +388,15 @@ agent_new(struct config *cfg, char **cause)
 	evsignal_add(ag->sig_term, NULL);
 	evsignal_add(ag->sig_int, NULL);
 	evsignal_add(ag->sig_hup, NULL);
-	ag->maintenance = event_new(ag->base, -1, EV_PERSIST,
-	    agent_maintenance_cb, ag);
+	ag->maintenance =
+	    event_new(ag->base, -1, EV_PERSIST, agent_maintenance_cb, ag);
 	evtimer_add(ag->maintenance, &tv);
 	agent_maintenance(ag);
 	store_audit(ag->store, "start", NULL);
-	log_info("agent", "outpost running: agent %s, %zu devices, store %s, "
-	    "health on %s", cfg->agent.id, ag->nadapters, cfg->agent.data_dir,
+	log_info("agent",
+	    "outpost running: agent %s, %zu devices, store %s, "
+	    "health on %s",
+	    cfg->agent.id, ag->nadapters, cfg->agent.data_dir,
 	    cfg->health.listen);
 	return ag;
 fail:
@@ -526,18 +532,18 @@ agent_admin_flush(struct agent *ag, char **cause)
 }
 
 int
-agent_admin_purge(struct agent *ag, double older_than_s, long long *purged,
-    char **cause)
+agent_admin_purge(
+    struct agent *ag, double older_than_s, long long *purged, char **cause)
 {
-	char	 detail[64];
+	char detail[64];
 
-	if (store_purge_sent(ag->store, agent_clock(CLOCK_REALTIME) -
-	    older_than_s, purged) == -1) {
+	if (store_purge_sent(ag->store,
+		agent_clock(CLOCK_REALTIME) - older_than_s, purged) == -1) {
 		xasprintf(cause, "purge failed: %s", store_errmsg(ag->store));
 		return -1;
 	}
-	snprintf(detail, sizeof detail, "{\"older_than_s\":%.0f,\"purged\":%lld}",
-	    older_than_s, *purged);
+	snprintf(detail, sizeof detail,
+	    "{\"older_than_s\":%.0f,\"purged\":%lld}", older_than_s, *purged);
 	store_audit(ag->store, "admin_purge", detail);
 	return 0;
 }

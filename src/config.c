@@ -21,8 +21,8 @@
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define CONFIG_NFIELDS 9 /* config_fields() */
-#define CONFIG_ALNUM                                                           \
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"                 \
+#define CONFIG_ALNUM                                           \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
 	"0123456789"
 #define CONFIG_NAME_CHARS CONFIG_ALNUM "_.-"
 #define CONFIG_SENSOR_CHARS CONFIG_NAME_CHARS ":/"
@@ -36,20 +36,20 @@ struct config_error {
 	char *text;
 };
 
-static const char *const config_levels[] = {
-    "debug", "info", "warn", "error", NULL};
-static const char *const config_log_formats[] = {"json", "text", NULL};
-static const char *const config_durabilities[] = {"normal", "full", NULL};
-static const char *const config_cloud_formats[] = {"json", "influx", NULL};
-static const char *const config_compressions[] = {"none", "gzip", NULL};
-static const char *const config_priorities[] = {
-    "critical", "high", "normal", "low", NULL};
+static const char *const config_levels[] = { "debug", "info", "warn", "error",
+	NULL };
+static const char *const config_log_formats[] = { "json", "text", NULL };
+static const char *const config_durabilities[] = { "normal", "full", NULL };
+static const char *const config_cloud_formats[] = { "json", "influx", NULL };
+static const char *const config_compressions[] = { "none", "gzip", NULL };
+static const char *const config_priorities[] = { "critical", "high", "normal",
+	"low", NULL };
 
 /* The order config_print() gives sections, whatever the file's order. */
-static const char *const config_root_order[] = {"agent", "logging", "store",
-    "health", "cloud", "sensors", "privacy", "device", "rule", NULL};
-static const char *const config_cloud_order[] = {
-    "retry", "breaker", "ttl", NULL};
+static const char *const config_root_order[] = { "agent", "logging", "store",
+	"health", "cloud", "sensors", "privacy", "device", "rule", NULL };
+static const char *const config_cloud_order[] = { "retry", "breaker", "ttl",
+	NULL };
 
 static void cfg_key_error(struct config *, struct toml_table *, const char *,
     int, const char *, ...) __attribute__((format(printf, 5, 6)));

@@ -19,16 +19,16 @@
 #include "ctl.h"
 #include "xmalloc.h"
 
-#define CTL_TIMEOUT_S		3.0
-#define CTL_MAX_RESPONSE	(4 * 1024 * 1024)
+#define CTL_TIMEOUT_S 3.0
+#define CTL_MAX_RESPONSE (4 * 1024 * 1024)
 
 /* Splits "host:port" / "[v6]:port"; a wildcard host means this machine. */
 static int
-ctl_split_listen(const char *listen, char *host, size_t hostlen, char *port,
-    size_t portlen)
+ctl_split_listen(
+    const char *listen, char *host, size_t hostlen, char *port, size_t portlen)
 {
-	const char	*colon;
-	size_t		 n;
+	const char *colon;
+	size_t n;
 
 	if (listen[0] == '[') {
 		const char *end = strchr(listen, ']');
@@ -59,13 +59,13 @@ int
 ctl_request(const char *listen, const char *method, const char *path,
     const char *token, double timeout_s, char **body, char **cause)
 {
-	struct addrinfo	 hints, *res = NULL;
-	struct timeval	 tv;
-	char		 host[256], port[16], *req = NULL, *buf = NULL;
-	size_t		 len = 0, cap = 0;
-	ssize_t		 n;
-	int		 fd = -1, status = -1, gai;
-	char		*sep;
+	struct addrinfo hints, *res = NULL;
+	struct timeval tv;
+	char host[256], port[16], *req = NULL, *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd = -1, status = -1, gai;
+	char *sep;
 
 	*body = NULL;
 	if (ctl_split_listen(listen, host, sizeof host, port, sizeof port)) {
@@ -86,8 +86,10 @@ ctl_request(const char *listen, const char *method, const char *path,
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	if (connect(fd, res->ai_addr, res->ai_addrlen) == -1)
 		goto sysfail;
-	n = xasprintf(&req, "%s %s HTTP/1.0\r\nHost: %s\r\n%s%s%s"
-	    "Content-Length: 0\r\n\r\n", method, path, host,
+	n = xasprintf(&req,
+	    "%s %s HTTP/1.0\r\nHost: %s\r\n%s%s%s"
+	    "Content-Length: 0\r\n\r\n",
+	    method, path, host,
 	    token != NULL && *token != '\0' ? "Authorization: Bearer " : "",
 	    token != NULL && *token != '\0' ? token : "",
 	    token != NULL && *token != '\0' ? "\r\n" : "");
@@ -133,8 +135,8 @@ out:
 static char *
 ctl_json_query(sqlite3 *db, const char *json, const char *sql)
 {
-	sqlite3_stmt	*st = NULL;
-	char		*out = NULL;
+	sqlite3_stmt *st = NULL;
+	char *out = NULL;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return NULL;
@@ -149,7 +151,7 @@ ctl_json_query(sqlite3 *db, const char *json, const char *sql)
 static char *
 ctl_json_get(sqlite3 *db, const char *json, const char *path)
 {
-	char	*sql, *v;
+	char *sql, *v;
 
 	xasprintf(&sql, "SELECT json_extract(?1, '%s')", path);
 	v = ctl_json_query(db, json, sql);
@@ -160,7 +162,7 @@ ctl_json_get(sqlite3 *db, const char *json, const char *path)
 static void
 ctl_print_age(const char *label, const char *seconds)
 {
-	double	 s;
+	double s;
 
 	if (seconds == NULL) {
 		printf("%s -", label);
@@ -182,17 +184,37 @@ ctl_print_summary(sqlite3 *db, const char *json)
 {
 	static const char *const fields[] = { "$.agent_id", "$.status",
 		"$.version", "$.uptime_s", "$.connection.state",
-		"$.connection.last_error.layer", "$.connection.last_error.message",
-		"$.breaker.state", "$.queue.pending", "$.queue.by_priority.critical",
+		"$.connection.last_error.layer",
+		"$.connection.last_error.message", "$.breaker.state",
+		"$.queue.pending", "$.queue.by_priority.critical",
 		"$.queue.by_priority.high", "$.queue.by_priority.normal",
 		"$.queue.by_priority.low", "$.queue.oldest_pending_age_s",
 		"$.queue.dead_letter", "$.queue.shed_total", "$.store.db_bytes",
 		"$.store.wal_bytes", "$.readings_processed" };
-	enum { ID, STATUS, VERSION, UPTIME, CONN, LAYER, ERRMSG, BREAKER,
-		PENDING, CRIT, HIGH, NORMAL, LOW, OLDEST, DEAD, SHED, DB, WAL,
-		PROCESSED, NFIELDS };
-	char		*v[NFIELDS], *adapters;
-	size_t		 i;
+	enum {
+		ID,
+		STATUS,
+		VERSION,
+		UPTIME,
+		CONN,
+		LAYER,
+		ERRMSG,
+		BREAKER,
+		PENDING,
+		CRIT,
+		HIGH,
+		NORMAL,
+		LOW,
+		OLDEST,
+		DEAD,
+		SHED,
+		DB,
+		WAL,
+		PROCESSED,
+		NFIELDS
+	};
+	char *v[NFIELDS], *adapters;
+	size_t i;
 
 	for (i = 0; i < NFIELDS; i++)
 		v[i] = ctl_json_get(db, json, fields[i]);
@@ -204,7 +226,8 @@ ctl_print_summary(sqlite3 *db, const char *json)
 	if (v[LAYER] != NULL)
 		printf(", last error at %s: %s", v[LAYER], S(ERRMSG));
 	printf("\n  queue:    %s pending (critical %s, high %s, normal %s, "
-	    "low %s), ", S(PENDING), S(CRIT), S(HIGH), S(NORMAL), S(LOW));
+	       "low %s), ",
+	    S(PENDING), S(CRIT), S(HIGH), S(NORMAL), S(LOW));
 	ctl_print_age("oldest", v[OLDEST]);
 	printf(", %s dead-lettered, %s shed\n", S(DEAD), S(SHED));
 	printf("  store:    %.1f MB + %.1f MB WAL, %s readings processed\n",
@@ -228,9 +251,9 @@ ctl_print_summary(sqlite3 *db, const char *json)
 int
 ctl_status(const struct config *cfg, int json_output)
 {
-	sqlite3		*db = NULL;
-	char		*body = NULL, *cause = NULL, *status = NULL;
-	int		 code, rc = CTL_UNHEALTHY;
+	sqlite3 *db = NULL;
+	char *body = NULL, *cause = NULL, *status = NULL;
+	int code, rc = CTL_UNHEALTHY;
 
 	code = ctl_request(cfg->health.listen, "GET", "/health", NULL,
 	    CTL_TIMEOUT_S, &body, &cause);
@@ -241,8 +264,10 @@ ctl_status(const struct config *cfg, int json_output)
 	}
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
 	    (status = ctl_json_get(db, body, "$.status")) == NULL) {
-		fprintf(stderr, "outpost status: HTTP %d without a health "
-		    "document\n", code);
+		fprintf(stderr,
+		    "outpost status: HTTP %d without a health "
+		    "document\n",
+		    code);
 		goto out;
 	}
 	if (json_output)
@@ -264,9 +289,9 @@ out:
 int
 ctl_flush(const struct config *cfg)
 {
-	char		*body = NULL, *cause = NULL;
-	const char	*token = cfg->health.admin_token;
-	int		 code;
+	char *body = NULL, *cause = NULL;
+	const char *token = cfg->health.admin_token;
+	int code;
 
 	if ((token == NULL || *token == '\0') &&
 	    getenv("OUTPOST_ADMIN_TOKEN") != NULL)

@@ -16,8 +16,8 @@
 #include "encode.h"
 #include "recid.h"
 
-#define ENCODE_GZIP_WINDOW_BITS	13	/* 8 KiB window; +16 = gzip header */
-#define ENCODE_GZIP_MEM_LEVEL	5
+#define ENCODE_GZIP_WINDOW_BITS 13 /* 8 KiB window; +16 = gzip header */
+#define ENCODE_GZIP_MEM_LEVEL 5
 
 void
 encode_json_begin(struct json_out *j, const char *agent_id, double sent_at)
@@ -35,7 +35,7 @@ static const char *const encode_kind_names[] = { "reading", "event",
 void
 encode_json_record(struct json_out *j, const struct encode_record *r)
 {
-	char	 hex[65];
+	char hex[65];
 
 	recid_hex(r->id, hex);
 	json_out_object_begin(j, NULL);
@@ -92,11 +92,11 @@ encode_json_end(struct json_out *j)
 static void
 encode_influx_escape(struct json_out *out, const char *s, const char *special)
 {
-	char	 c[2] = { 0, 0 };
+	char c[2] = { 0, 0 };
 
 	for (; *s != '\0'; s++) {
 		if (*s == '\n' || *s == '\r')
-			continue;	/* a newline would end the line */
+			continue; /* a newline would end the line */
 		if (strchr(special, *s) != NULL || *s == '\\') {
 			c[0] = '\\';
 			json_out_bytes(out, c, 1);
@@ -113,10 +113,9 @@ encode_influx_append(struct json_out *out, const char *fmt_value)
 }
 
 static void
-encode_influx_field(struct json_out *out, const char *name, double v,
-    int first)
+encode_influx_field(struct json_out *out, const char *name, double v, int first)
 {
-	char	 num[32];
+	char num[32];
 
 	json_out_format_double(num, v);
 	if (!first)
@@ -130,10 +129,10 @@ encode_influx_field(struct json_out *out, const char *name, double v,
 }
 
 void
-encode_influx_record(struct json_out *out, const char *agent_id,
-    const struct encode_record *r)
+encode_influx_record(
+    struct json_out *out, const char *agent_id, const struct encode_record *r)
 {
-	char	 ts[32];
+	char ts[32];
 
 	if (r->kind == ENCODE_EVENT)
 		encode_influx_escape(out, "outpost_event", ", ");
@@ -167,8 +166,7 @@ encode_influx_record(struct json_out *out, const char *agent_id,
 	} else
 		encode_influx_field(out, "value", r->value, 1);
 	/* Nanoseconds, rounded to the microsecond a double holds exactly. */
-	snprintf(ts, sizeof ts, " %lld000\n",
-	    (long long)llround(r->ts * 1e6));
+	snprintf(ts, sizeof ts, " %lld000\n", (long long)llround(r->ts * 1e6));
 	encode_influx_append(out, ts);
 }
 
@@ -186,14 +184,14 @@ int
 encode_gzip(const void *in, size_t len, struct json_out *out)
 {
 #ifdef OUTPOST_HAVE_ZLIB
-	z_stream	 zs;
-	size_t		 bound;
-	int		 rc;
+	z_stream zs;
+	size_t bound;
+	int rc;
 
 	memset(&zs, 0, sizeof zs);
 	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
-	    ENCODE_GZIP_WINDOW_BITS + 16, ENCODE_GZIP_MEM_LEVEL,
-	    Z_DEFAULT_STRATEGY) != Z_OK)
+		ENCODE_GZIP_WINDOW_BITS + 16, ENCODE_GZIP_MEM_LEVEL,
+		Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
 	bound = deflateBound(&zs, (uLong)len) + 32;
 	json_out_reset(out);

@@ -38,40 +38,40 @@
 #include "version.h"
 #include "xmalloc.h"
 
-#define HEALTH_MAX_HEADERS_BYTES	8192
-#define HEALTH_DEFAULT_TIMEOUT_S	10.0
-#define HEALTH_BACKLOG			16
+#define HEALTH_MAX_HEADERS_BYTES 8192
+#define HEALTH_DEFAULT_TIMEOUT_S 10.0
+#define HEALTH_BACKLOG 16
 /* Oldest pending record older than this, uplink on: degraded. */
-#define HEALTH_STALE_PENDING_S		3600.0
+#define HEALTH_STALE_PENDING_S 3600.0
 
-#define HEALTH_JSON	"application/json"
-#define HEALTH_PROM	"text/plain; version=0.0.4; charset=utf-8"
-#define HEALTH_TEXT	"text/plain; charset=utf-8"
+#define HEALTH_JSON "application/json"
+#define HEALTH_PROM "text/plain; version=0.0.4; charset=utf-8"
+#define HEALTH_TEXT "text/plain; charset=utf-8"
 
 struct health {
-	struct agent			*agent;
-	struct evhttp			*http;
-	struct evhttp_bound_socket	*bound;
-	char				*listen;
-	health_ingest_cb		*ingest;	/* http push device */
-	void				*ingest_arg;
+	struct agent *agent;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	char *listen;
+	health_ingest_cb *ingest; /* http push device */
+	void *ingest_arg;
 };
 
 struct health_route {
-	const char	*path;
-	int		 methods;	/* EVHTTP_REQ_* */
-	const char	*allow;		/* the Allow header of a 405 */
-	void		(*handler)(struct health *, struct evhttp_request *);
+	const char *path;
+	int methods;	   /* EVHTTP_REQ_* */
+	const char *allow; /* the Allow header of a 405 */
+	void (*handler)(struct health *, struct evhttp_request *);
 };
 
-static void	health_get_health(struct health *, struct evhttp_request *);
-static void	health_get_live(struct health *, struct evhttp_request *);
-static void	health_get_metrics(struct health *, struct evhttp_request *);
-static void	health_post_flush(struct health *, struct evhttp_request *);
-static void	health_post_purge(struct health *, struct evhttp_request *);
-static void	health_post_ingest(struct health *, struct evhttp_request *);
+static void health_get_health(struct health *, struct evhttp_request *);
+static void health_get_live(struct health *, struct evhttp_request *);
+static void health_get_metrics(struct health *, struct evhttp_request *);
+static void health_post_flush(struct health *, struct evhttp_request *);
+static void health_post_purge(struct health *, struct evhttp_request *);
+static void health_post_ingest(struct health *, struct evhttp_request *);
 
-#define HEALTH_GET	(EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+#define HEALTH_GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 
 static const struct health_route health_routes[] = {
 	{ "/health", HEALTH_GET, "GET, HEAD, OPTIONS", health_get_health },
@@ -82,7 +82,7 @@ static const struct health_route health_routes[] = {
 	{ "/ingest", EVHTTP_REQ_POST, "POST, OPTIONS", health_post_ingest },
 };
 
-#define HEALTH_NROUTES	(sizeof health_routes / sizeof health_routes[0])
+#define HEALTH_NROUTES (sizeof health_routes / sizeof health_routes[0])
 
 static const char *const health_status_names[] = { "healthy", "degraded",
 	"unhealthy" };
@@ -91,8 +91,8 @@ static const char *const health_status_names[] = { "healthy", "degraded",
 const char *
 health_status_name(enum health_status s)
 {
-	if ((unsigned)s >= sizeof health_status_names /
-	    sizeof health_status_names[0])
+	if ((unsigned)s >=
+	    sizeof health_status_names / sizeof health_status_names[0])
 		return "unknown";
 	return health_status_names[s];
 }
@@ -100,7 +100,7 @@ health_status_name(enum health_status s)
 static double
 health_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -139,7 +139,7 @@ static void
 health_send(struct evhttp_request *req, int code, const char *content_type,
     const char *body, size_t len)
 {
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 
 	if (content_type != NULL)
 		evhttp_add_header(out, "Content-Type", content_type);
@@ -155,7 +155,7 @@ health_send(struct evhttp_request *req, int code, const char *content_type,
 static void
 health_send_json(struct evhttp_request *req, int code, struct json_out *j)
 {
-	struct evbuffer	*body = evhttp_request_get_output_buffer(req);
+	struct evbuffer *body = evhttp_request_get_output_buffer(req);
 
 	evbuffer_add(body, j->buf, j->len);
 	evbuffer_add(body, "\n", 1);
@@ -166,7 +166,7 @@ health_send_json(struct evhttp_request *req, int code, struct json_out *j)
 static void
 health_send_error(struct evhttp_request *req, int code, const char *msg)
 {
-	struct json_out	 j;
+	struct json_out j;
 
 	json_out_init(&j);
 	json_out_object_begin(&j, NULL);
@@ -180,12 +180,12 @@ health_send_error(struct evhttp_request *req, int code, const char *msg)
 static void
 health_preflight(struct evhttp_request *req)
 {
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 
-	evhttp_add_header(out, "Access-Control-Allow-Methods",
-	    "GET, POST, OPTIONS");
-	evhttp_add_header(out, "Access-Control-Allow-Headers",
-	    "Authorization, Content-Type");
+	evhttp_add_header(
+	    out, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+	evhttp_add_header(
+	    out, "Access-Control-Allow-Headers", "Authorization, Content-Type");
 	evhttp_add_header(out, "Access-Control-Max-Age", "600");
 	health_send(req, 204, NULL, NULL, 0);
 }
@@ -193,12 +193,12 @@ health_preflight(struct evhttp_request *req)
 static void
 health_request_cb(struct evhttp_request *req, void *arg)
 {
-	struct health			*h = arg;
-	const struct health_route	*rt = NULL;
-	const struct evhttp_uri		*uri;
-	const char			*path = NULL;
-	enum evhttp_cmd_type		 cmd = evhttp_request_get_command(req);
-	size_t				 i;
+	struct health *h = arg;
+	const struct health_route *rt = NULL;
+	const struct evhttp_uri *uri;
+	const char *path = NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	size_t i;
 
 	if ((uri = evhttp_request_get_evhttp_uri(req)) != NULL)
 		path = evhttp_uri_get_path(uri);
@@ -219,8 +219,8 @@ health_request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if ((rt->methods & (int)cmd) == 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", rt->allow);
+		evhttp_add_header(
+		    evhttp_request_get_output_headers(req), "Allow", rt->allow);
 		health_send_error(req, 405, "method not allowed");
 		return;
 	}
@@ -230,8 +230,8 @@ health_request_cb(struct evhttp_request *req, void *arg)
 static void
 health_get_health(struct health *h, struct evhttp_request *req)
 {
-	struct json_out		 j;
-	enum health_status	 status;
+	struct json_out j;
+	enum health_status status;
 
 	json_out_init(&j);
 	status = health_render(h->agent, &j);
@@ -248,9 +248,9 @@ health_get_live(struct health *h, struct evhttp_request *req)
 static void
 health_get_metrics(struct health *h, struct evhttp_request *req)
 {
-	struct evkeyvalq	 q;
-	struct json_out		 j;
-	const char		*query, *format = NULL;
+	struct evkeyvalq q;
+	struct json_out j;
+	const char *query, *format = NULL;
 
 	/* Empty: evhttp_parse_query_str fills it, clear copes with empty. */
 	memset(&q, 0, sizeof q);
@@ -263,8 +263,8 @@ health_get_metrics(struct health *h, struct evhttp_request *req)
 	format = evhttp_find_header(&q, "format");
 	if (format == NULL || strcmp(format, "prometheus") == 0 ||
 	    strcmp(format, "text") == 0) {
-		metrics_render_prometheus(h->agent,
-		    evhttp_request_get_output_buffer(req));
+		metrics_render_prometheus(
+		    h->agent, evhttp_request_get_output_buffer(req));
 		health_send(req, 200, HEALTH_PROM, NULL, 0);
 	} else if (strcmp(format, "json") == 0) {
 		json_out_init(&j);
@@ -272,8 +272,8 @@ health_get_metrics(struct health *h, struct evhttp_request *req)
 		health_send_json(req, 200, &j);
 		json_out_free(&j);
 	} else
-		health_send_error(req, 400,
-		    "format must be prometheus or json");
+		health_send_error(
+		    req, 400, "format must be prometheus or json");
 	evhttp_clear_headers(&q);
 }
 
@@ -284,9 +284,9 @@ health_get_metrics(struct health *h, struct evhttp_request *req)
 static int
 health_token_equal(const char *given, const char *want)
 {
-	unsigned char	 a[RECORD_ID_LEN], b[RECORD_ID_LEN];
-	unsigned char	 diff = 0;
-	size_t		 i;
+	unsigned char a[RECORD_ID_LEN], b[RECORD_ID_LEN];
+	unsigned char diff = 0;
+	size_t i;
 
 	recid_sha256(given, strlen(given), a);
 	recid_sha256(want, strlen(want), b);
@@ -299,30 +299,30 @@ health_token_equal(const char *given, const char *want)
 static int
 health_admin_auth(struct health *h, struct evhttp_request *req)
 {
-	const struct config	*cfg = agent_config(h->agent);
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
-	const char		*token = cfg->health.admin_token;
-	const char		*auth, *given;
-	char			*peer = NULL;
-	ev_uint16_t		 port = 0;
+	const struct config *cfg = agent_config(h->agent);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	const char *token = cfg->health.admin_token;
+	const char *auth, *given;
+	char *peer = NULL;
+	ev_uint16_t port = 0;
 
 	if (token == NULL || *token == '\0') {
 		health_send_error(req, 403, "admin disabled");
 		return -1;
 	}
-	auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization");
+	auth = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization");
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
-		evhttp_add_header(out, "WWW-Authenticate",
-		    "Bearer realm=\"outpost\"");
+		evhttp_add_header(
+		    out, "WWW-Authenticate", "Bearer realm=\"outpost\"");
 		health_send_error(req, 401, "bearer token required");
 		return -1;
 	}
 	given = auth + 7;
 	given += strspn(given, " ");
 	if (!health_token_equal(given, token)) {
-		evhttp_connection_get_peer(evhttp_request_get_connection(req),
-		    &peer, &port);
+		evhttp_connection_get_peer(
+		    evhttp_request_get_connection(req), &peer, &port);
 		log_warn("health", "admin request with a wrong token from %s",
 		    peer != NULL ? peer : "?");
 		evhttp_add_header(out, "WWW-Authenticate",
@@ -354,16 +354,16 @@ health_set_ingest(struct health *h, health_ingest_cb *cb, void *arg)
 static void
 health_post_flush(struct health *h, struct evhttp_request *req)
 {
-	struct json_out	 j;
-	char		*cause = NULL;
+	struct json_out j;
+	char *cause = NULL;
 
 	if (health_admin_auth(h, req) == -1)
 		return;
 	if (agent_admin_flush(h->agent, &cause) == -1) {
 		log_warn("health", "admin flush failed: %s",
 		    cause != NULL ? cause : "unknown error");
-		health_send_error(req, 500, cause != NULL ? cause :
-		    "flush failed");
+		health_send_error(
+		    req, 500, cause != NULL ? cause : "flush failed");
 		free(cause);
 		return;
 	}
@@ -380,8 +380,8 @@ health_post_flush(struct health *h, struct evhttp_request *req)
 static int
 health_parse_duration(const char *s, double *out)
 {
-	char	*end;
-	double	 v, unit = 1;
+	char *end;
+	double v, unit = 1;
 
 	if (s == NULL || !((*s >= '0' && *s <= '9') || *s == '.'))
 		return -1;
@@ -414,29 +414,30 @@ health_parse_duration(const char *s, double *out)
 static void
 health_post_purge(struct health *h, struct evhttp_request *req)
 {
-	struct evkeyvalq	 q;
-	struct json_out		 j;
-	const char		*query;
-	char			*cause = NULL;
-	double			 older_than_s;
-	long long		 purged = 0;
+	struct evkeyvalq q;
+	struct json_out j;
+	const char *query;
+	char *cause = NULL;
+	double older_than_s;
+	long long purged = 0;
 
 	memset(&q, 0, sizeof q);
 	if (health_admin_auth(h, req) == -1)
 		return;
 	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 	if (query == NULL || evhttp_parse_query_str(query, &q) == -1 ||
-	    health_parse_duration(evhttp_find_header(&q, "older_than"),
-	    &older_than_s) == -1) {
-		health_send_error(req, 400, "older_than must be a duration "
+	    health_parse_duration(
+		evhttp_find_header(&q, "older_than"), &older_than_s) == -1) {
+		health_send_error(req, 400,
+		    "older_than must be a duration "
 		    "such as 7d, 12h, 30m, 90s or seconds");
 		goto out;
 	}
 	if (agent_admin_purge(h->agent, older_than_s, &purged, &cause) == -1) {
 		log_warn("health", "admin purge failed: %s",
 		    cause != NULL ? cause : "unknown error");
-		health_send_error(req, 500, cause != NULL ? cause :
-		    "purge failed");
+		health_send_error(
+		    req, 500, cause != NULL ? cause : "purge failed");
 		goto out;
 	}
 	log_info("health", "admin purge older than %.0f s: %lld records",
@@ -458,11 +459,10 @@ out:
  * -1 with *cause if malformed. Port 0 (any free port) serves tests.
  */
 static int
-health_parse_listen(const char *addr, char **host, char **port,
-    char **cause)
+health_parse_listen(const char *addr, char **host, char **port, char **cause)
 {
-	const char	*colon, *p;
-	long		 n;
+	const char *colon, *p;
+	long n;
 
 	if (addr[0] == '[') {
 		if ((p = strchr(addr, ']')) == NULL || p[1] != ':')
@@ -485,8 +485,10 @@ health_parse_listen(const char *addr, char **host, char **port,
 	*port = xstrdup(p);
 	return 0;
 bad:
-	xasprintf(cause, "health: listen '%s' is not host:port, [v6]:port or "
-	    ":port with a port up to 65535", addr);
+	xasprintf(cause,
+	    "health: listen '%s' is not host:port, [v6]:port or "
+	    ":port with a port up to 65535",
+	    addr);
 	return -1;
 }
 
@@ -494,11 +496,11 @@ bad:
 static evutil_socket_t
 health_listen(const char *addr, char **cause)
 {
-	struct addrinfo	 hints, *res = NULL, *ai;
-	evutil_socket_t	 fd = -1;
-	char		*host = NULL, *port = NULL;
-	const char	*what = "bind";
-	int		 rc, saved = 0;
+	struct addrinfo hints, *res = NULL, *ai;
+	evutil_socket_t fd = -1;
+	char *host = NULL, *port = NULL;
+	const char *what = "bind";
+	int rc, saved = 0;
 
 	if (health_parse_listen(addr, &host, &port, cause) == -1)
 		return -1;
@@ -551,11 +553,11 @@ out:
 struct health *
 health_new(struct agent *ag, const char *addr, char **cause)
 {
-	const struct config	*cfg = agent_config(ag);
-	struct health		*h = xcalloc(1, sizeof *h);
-	struct timeval		 tv;
-	evutil_socket_t		 fd;
-	double			 timeout_s = cfg->health.timeout_s;
+	const struct config *cfg = agent_config(ag);
+	struct health *h = xcalloc(1, sizeof *h);
+	struct timeval tv;
+	evutil_socket_t fd;
+	double timeout_s = cfg->health.timeout_s;
 
 	h->agent = ag;
 	h->listen = xstrdup(addr);
@@ -565,8 +567,8 @@ health_new(struct agent *ag, const char *addr, char **cause)
 	}
 	evhttp_set_max_headers_size(h->http, HEALTH_MAX_HEADERS_BYTES);
 	if (cfg->health.max_body_bytes > 0)
-		evhttp_set_max_body_size(h->http,
-		    (ev_ssize_t)cfg->health.max_body_bytes);
+		evhttp_set_max_body_size(
+		    h->http, (ev_ssize_t)cfg->health.max_body_bytes);
 	if (!(timeout_s > 0))
 		timeout_s = HEALTH_DEFAULT_TIMEOUT_S;
 	tv.tv_sec = (time_t)timeout_s;
@@ -576,9 +578,10 @@ health_new(struct agent *ag, const char *addr, char **cause)
 	 * Methods evhttp itself refuses get 501 with no Allow header; let
 	 * through the ones a client may plausibly send so they get 405.
 	 */
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_allowed_methods(h->http,
+	    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+		EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+		EVHTTP_REQ_OPTIONS);
 	/*
 	 * An oversized body is drained before the 413 goes out, so the
 	 * client reads the answer instead of a connection reset.
@@ -628,17 +631,17 @@ static enum health_status
 health_judge(struct agent *ag, const struct pipeline_stats *ps,
     const struct store_queue_stats *qs, struct json_out *reasons)
 {
-	const struct config	*cfg = agent_config(ag);
-	struct uplink		*u = agent_uplink(ag);
-	struct uplink_stats	 us;
-	struct adapter		*a;
-	enum health_status	 status = HEALTH_HEALTHY;
-	char			 msg[256];
-	size_t			 i, n = agent_adapter_count(ag);
+	const struct config *cfg = agent_config(ag);
+	struct uplink *u = agent_uplink(ag);
+	struct uplink_stats us;
+	struct adapter *a;
+	enum health_status status = HEALTH_HEALTHY;
+	char msg[256];
+	size_t i, n = agent_adapter_count(ag);
 
 	if (agent_store(ag) == NULL)
-		health_worse(&status, reasons, HEALTH_UNHEALTHY,
-		    "store not open");
+		health_worse(
+		    &status, reasons, HEALTH_UNHEALTHY, "store not open");
 	if (ps->consecutive_failures > 0) {
 		snprintf(msg, sizeof msg, "the last %llu store commits failed",
 		    ps->consecutive_failures);
@@ -656,8 +659,8 @@ health_judge(struct agent *ag, const struct pipeline_stats *ps,
 		health_worse(&status, reasons, HEALTH_DEGRADED, msg);
 	}
 	if (cfg->cloud.enabled && u == NULL)
-		health_worse(&status, reasons, HEALTH_DEGRADED,
-		    "uplink not running");
+		health_worse(
+		    &status, reasons, HEALTH_DEGRADED, "uplink not running");
 	if (cfg->cloud.enabled && u != NULL) {
 		uplink_stats(u, &us);
 		if (us.breaker == UPLINK_BREAKER_OPEN)
@@ -665,16 +668,18 @@ health_judge(struct agent *ag, const struct pipeline_stats *ps,
 			    "uplink breaker open");
 		else if (us.state == UPLINK_ERROR) {
 			snprintf(msg, sizeof msg, "uplink failing (%s): %s",
-			    us.last_error_layer != NULL ?
-			    us.last_error_layer : "?", us.last_error != NULL ?
-			    us.last_error : "?");
+			    us.last_error_layer != NULL ? us.last_error_layer
+							: "?",
+			    us.last_error != NULL ? us.last_error : "?");
 			health_worse(&status, reasons, HEALTH_DEGRADED, msg);
 		}
 	}
 	if (cfg->cloud.enabled && qs != NULL && qs->oldest_pending_ts > 0 &&
 	    health_now() - qs->oldest_pending_ts > HEALTH_STALE_PENDING_S) {
-		snprintf(msg, sizeof msg, "oldest pending record is older "
-		    "than %.0f s", HEALTH_STALE_PENDING_S);
+		snprintf(msg, sizeof msg,
+		    "oldest pending record is older "
+		    "than %.0f s",
+		    HEALTH_STALE_PENDING_S);
 		health_worse(&status, reasons, HEALTH_DEGRADED, msg);
 	}
 	return status;
@@ -691,15 +696,15 @@ health_evaluate(struct agent *ag, const struct pipeline_stats *ps,
 static void
 health_render_connection(struct agent *ag, struct json_out *j)
 {
-	const struct config	*cfg = agent_config(ag);
-	struct uplink		*u = agent_uplink(ag);
-	struct uplink_stats	 us;
+	const struct config *cfg = agent_config(ag);
+	struct uplink *u = agent_uplink(ag);
+	struct uplink_stats us;
 
 	if (u == NULL) {
 		/* No uplink: off is the truth; on means nothing is sending. */
 		json_out_object_begin(j, "connection");
-		json_out_string(j, "state", cfg->cloud.enabled ?
-		    "disconnected" : "disabled");
+		json_out_string(j, "state",
+		    cfg->cloud.enabled ? "disconnected" : "disabled");
 		json_out_double(j, "since", agent_start_time(ag));
 		json_out_null(j, "last_success");
 		json_out_int(j, "consecutive_failures", 0);
@@ -718,8 +723,8 @@ health_render_connection(struct agent *ag, struct json_out *j)
 		json_out_double(j, "last_success", us.last_success);
 	else
 		json_out_null(j, "last_success");
-	json_out_int(j, "consecutive_failures",
-	    (long long)us.consecutive_failures);
+	json_out_int(
+	    j, "consecutive_failures", (long long)us.consecutive_failures);
 	if (us.last_error_layer != NULL) {
 		json_out_object_begin(j, "last_error");
 		json_out_string(j, "layer", us.last_error_layer);
@@ -761,10 +766,10 @@ health_render_count(struct json_out *j, const char *key, long long v)
 }
 
 static void
-health_render_queue(struct json_out *j, const struct store_queue_stats *qs,
-    double now)
+health_render_queue(
+    struct json_out *j, const struct store_queue_stats *qs, double now)
 {
-	int	 i;
+	int i;
 
 	if (qs == NULL) {
 		json_out_null(j, "queue");
@@ -775,8 +780,8 @@ health_render_queue(struct json_out *j, const struct store_queue_stats *qs,
 	json_out_int(j, "in_flight", qs->in_flight);
 	json_out_object_begin(j, "by_priority");
 	for (i = 0; i < PRIORITY_COUNT; i++)
-		json_out_int(j, priority_name((enum priority)i),
-		    qs->by_priority[i]);
+		json_out_int(
+		    j, priority_name((enum priority)i), qs->by_priority[i]);
 	json_out_object_end(j);
 	if (qs->oldest_pending_ts > 0)
 		json_out_double(j, "oldest_pending_age_s",
@@ -791,8 +796,8 @@ health_render_queue(struct json_out *j, const struct store_queue_stats *qs,
 static void
 health_render_adapters(struct agent *ag, struct json_out *j)
 {
-	struct adapter	*a;
-	size_t		 i, n = agent_adapter_count(ag);
+	struct adapter *a;
+	size_t i, n = agent_adapter_count(ag);
 
 	json_out_array_begin(j, "adapters");
 	for (i = 0; i < n; i++) {
@@ -825,18 +830,18 @@ health_render_adapters(struct agent *ag, struct json_out *j)
 enum health_status
 health_render(struct agent *ag, struct json_out *j)
 {
-	const struct config		*cfg = agent_config(ag);
-	struct store			*st = agent_store(ag);
-	struct pipeline			*p = agent_pipeline(ag);
-	struct sysinfo			*si = agent_sysinfo(ag);
-	struct pipeline_stats		 ps;
-	struct store_queue_stats	 qs;
-	struct sysinfo_snapshot		 snap;
-	const struct store_queue_stats	*qsp = NULL;
-	enum health_status		 status;
-	double				 now = health_now();
-	char				*path = NULL;
-	size_t				 rules;
+	const struct config *cfg = agent_config(ag);
+	struct store *st = agent_store(ag);
+	struct pipeline *p = agent_pipeline(ag);
+	struct sysinfo *si = agent_sysinfo(ag);
+	struct pipeline_stats ps;
+	struct store_queue_stats qs;
+	struct sysinfo_snapshot snap;
+	const struct store_queue_stats *qsp = NULL;
+	enum health_status status;
+	double now = health_now();
+	char *path = NULL;
+	size_t rules;
 
 	memset(&ps, 0, sizeof ps);
 	if (p != NULL)
@@ -859,10 +864,10 @@ health_render(struct agent *ag, struct json_out *j)
 	health_render_connection(ag, j);
 	health_render_queue(j, qsp, now);
 	json_out_object_begin(j, "store");
-	health_render_count(j, "db_bytes", st != NULL ? store_db_bytes(st) :
-	    -1);
-	health_render_count(j, "wal_bytes", st != NULL ? store_wal_bytes(st) :
-	    -1);
+	health_render_count(
+	    j, "db_bytes", st != NULL ? store_db_bytes(st) : -1);
+	health_render_count(
+	    j, "wal_bytes", st != NULL ? store_wal_bytes(st) : -1);
 	xasprintf(&path, "%s/outpost.db", cfg->agent.data_dir);
 	json_out_string(j, "path", path);
 	free(path);
@@ -873,8 +878,8 @@ health_render(struct agent *ag, struct json_out *j)
 	json_out_int(j, "readings_processed", (long long)ps.committed);
 	json_out_int(j, "readings_dropped", (long long)ps.dropped);
 	json_out_int(j, "readings_buffered", (long long)ps.buffered);
-	health_render_count(j, "events_triggered", st != NULL ?
-	    store_count_events(st) : -1);
+	health_render_count(
+	    j, "events_triggered", st != NULL ? store_count_events(st) : -1);
 
 	rules = cfg->privacy.ndeny + cfg->privacy.nallow +
 	    cfg->privacy.nredact_meta;

@@ -322,7 +322,7 @@ static void
 http_conn_close(struct http_conn *conn, const char *reason)
 {
 	struct http_client *c = conn->client;
-	struct timeval zero = {0, 0};
+	struct timeval zero = { 0, 0 };
 
 	if (conn->state == HTTP_CONN_CLOSED)
 		return;
@@ -1136,8 +1136,8 @@ http_client_free(struct http_client *c)
 static int
 http_client_header_ok(const char *h, char *err, size_t errlen)
 {
-	static const char *own[] = {
-	    "Host", "Content-Length", "Transfer-Encoding", "Connection"};
+	static const char *own[] = { "Host", "Content-Length",
+		"Transfer-Encoding", "Connection" };
 	const char *colon = strchr(h, ':');
 	size_t i, len;
 
@@ -1167,7 +1167,7 @@ http_client_request(struct http_client *c, const struct http_request *req,
     http_client_cb cb, void *arg, char *err, size_t errlen)
 {
 	struct http_url u;
-	struct timeval zero = {0, 0};
+	struct timeval zero = { 0, 0 };
 	const char *m;
 	char *head = NULL, *tmp, hostport[300];
 	size_t i;

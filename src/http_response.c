@@ -925,8 +925,8 @@ http_date_literal(const char **p, const char *lit)
 static int
 http_date_month(const char **p, int *mon)
 {
-	static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May",
+		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	int i;
 
 	for (i = 0; i < 12; i++) {
@@ -942,8 +942,8 @@ http_date_month(const char **p, int *mon)
 static int
 http_date_wkday(const char **p, int full)
 {
-	static const char *days[] = {"Monday", "Tuesday", "Wednesday",
-	    "Thursday", "Friday", "Saturday", "Sunday"};
+	static const char *days[] = { "Monday", "Tuesday", "Wednesday",
+		"Thursday", "Friday", "Saturday", "Sunday" };
 	int i;
 	size_t len;
 
@@ -972,8 +972,8 @@ http_date_time(const char **p, struct tm *tm)
 int
 http_date_parse(const char *value, time_t now, time_t *out)
 {
-	static const int mdays[] = {
-	    31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 	struct tm tm, nowtm;
 	const char *p = value;
 	int year;

@@ -36,7 +36,7 @@ json_out_free(struct json_out *j)
 void
 json_out_reserve(struct json_out *j, size_t extra)
 {
-	size_t	 want = j->len + extra + 1;
+	size_t want = j->len + extra + 1;
 
 	if (want <= j->cap)
 		return;
@@ -68,11 +68,11 @@ void
 json_out_escape(struct json_out *j, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t		 i, run = 0;
+	size_t i, run = 0;
 
 	for (i = 0; i < len; i++) {
-		unsigned char	 c = (unsigned char)s[i];
-		char		 esc[7];
+		unsigned char c = (unsigned char)s[i];
+		char esc[7];
 
 		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
 			continue;
@@ -124,7 +124,7 @@ json_out_open(struct json_out *j, const char *key, char c)
 	json_out_prefix(j, key);
 	json_out_char(j, c);
 	if (j->depth + 1 >= JSON_OUT_DEPTH)
-		abort();	/* our own documents are shallow: a bug */
+		abort(); /* our own documents are shallow: a bug */
 	j->need_comma[++j->depth] = 0;
 }
 
@@ -161,8 +161,7 @@ json_out_array_end(struct json_out *j)
 }
 
 void
-json_out_stringn(struct json_out *j, const char *key, const char *v,
-    size_t len)
+json_out_stringn(struct json_out *j, const char *key, const char *v, size_t len)
 {
 	json_out_prefix(j, key);
 	json_out_char(j, '"');
@@ -183,7 +182,7 @@ json_out_string(struct json_out *j, const char *key, const char *v)
 int
 json_out_format_double(char buf[32], double v)
 {
-	int	 n;
+	int n;
 
 	if (!isfinite(v))
 		return snprintf(buf, 32, "null");
@@ -199,8 +198,8 @@ json_out_format_double(char buf[32], double v)
 void
 json_out_double(struct json_out *j, const char *key, double v)
 {
-	char	 buf[32];
-	int	 n = json_out_format_double(buf, v);
+	char buf[32];
+	int n = json_out_format_double(buf, v);
 
 	json_out_prefix(j, key);
 	json_out_bytes(j, buf, (size_t)n);
@@ -209,8 +208,8 @@ json_out_double(struct json_out *j, const char *key, double v)
 void
 json_out_int(struct json_out *j, const char *key, long long v)
 {
-	char	 buf[24];
-	int	 n = snprintf(buf, sizeof buf, "%lld", v);
+	char buf[24];
+	int n = snprintf(buf, sizeof buf, "%lld", v);
 
 	json_out_prefix(j, key);
 	json_out_bytes(j, buf, (size_t)n);

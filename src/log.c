@@ -14,22 +14,22 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define LOG_LINE_MAX		1024
-#define LOG_REPEAT_SLOTS	16
-#define LOG_REPEAT_WINDOW_S	60.0
+#define LOG_LINE_MAX 1024
+#define LOG_REPEAT_SLOTS 16
+#define LOG_REPEAT_WINDOW_S 60.0
 
 struct log_repeat {
-	uint64_t	 hash;		/* 0 = free */
-	double		 window_start;	/* monotonic seconds */
-	unsigned long	 suppressed;
-	enum log_level	 level;
-	char		 component[32];
-	char		 text[96];	/* start of the message, for the count line */
+	uint64_t hash;	     /* 0 = free */
+	double window_start; /* monotonic seconds */
+	unsigned long suppressed;
+	enum log_level level;
+	char component[32];
+	char text[96]; /* start of the message, for the count line */
 };
 
-static enum log_level	 log_min_level = LOG_INFO;
-static enum log_format	 log_format = LOG_FORMAT_JSON;
-static FILE		*log_stream;
+static enum log_level log_min_level = LOG_INFO;
+static enum log_format log_format = LOG_FORMAT_JSON;
+static FILE *log_stream;
 static struct log_repeat log_repeats[LOG_REPEAT_SLOTS];
 
 static const char *const log_level_names[] = { "debug", "info", "warn",
@@ -51,10 +51,9 @@ log_set_stream(FILE *f)
 int
 log_level_parse(const char *s, enum log_level *out)
 {
-	size_t	 i;
+	size_t i;
 
-	for (i = 0; i < sizeof log_level_names / sizeof *log_level_names;
-	    i++) {
+	for (i = 0; i < sizeof log_level_names / sizeof *log_level_names; i++) {
 		if (strcmp(s, log_level_names[i]) == 0) {
 			*out = (enum log_level)i;
 			return 0;
@@ -80,7 +79,7 @@ log_enabled(enum log_level level)
 static double
 log_monotonic(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -89,8 +88,8 @@ log_monotonic(void)
 static uint64_t
 log_hash(enum log_level level, const char *component, const char *text)
 {
-	uint64_t	 h = 1469598103934665603ULL ^ (uint64_t)level;
-	const char	*p;
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)level;
+	const char *p;
 
 	for (p = component; *p != '\0'; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
@@ -104,12 +103,12 @@ static void
 log_emit(enum log_level level, const char *component, const char *text,
     unsigned long repeated)
 {
-	FILE		*f = log_stream != NULL ? log_stream : stderr;
-	struct timespec	 now;
-	struct tm	 tm;
-	char		 stamp[48];
-	size_t		 n;
-	struct json_out	 j;
+	FILE *f = log_stream != NULL ? log_stream : stderr;
+	struct timespec now;
+	struct tm tm;
+	char stamp[48];
+	size_t n;
+	struct json_out j;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
@@ -144,7 +143,7 @@ log_emit(enum log_level level, const char *component, const char *text,
 static void
 log_repeat_report(struct log_repeat *slot)
 {
-	char	 text[LOG_LINE_MAX];
+	char text[LOG_LINE_MAX];
 
 	if (slot->hash == 0 || slot->suppressed == 0)
 		return;
@@ -156,12 +155,12 @@ log_repeat_report(struct log_repeat *slot)
 void
 log_msg(enum log_level level, const char *component, const char *fmt, ...)
 {
-	char			 text[LOG_LINE_MAX];
-	va_list			 ap;
-	uint64_t		 h;
-	double			 now;
-	struct log_repeat	*slot, *oldest = &log_repeats[0];
-	size_t			 i;
+	char text[LOG_LINE_MAX];
+	va_list ap;
+	uint64_t h;
+	double now;
+	struct log_repeat *slot, *oldest = &log_repeats[0];
+	size_t i;
 
 	if (level < log_min_level)
 		return;
@@ -201,7 +200,7 @@ log_msg(enum log_level level, const char *component, const char *fmt, ...)
 void
 log_flush(void)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < LOG_REPEAT_SLOTS; i++)
 		log_repeat_report(&log_repeats[i]);

@@ -33,7 +33,7 @@ main_usage(FILE *f)
 static void
 main_version(void)
 {
-	char	 mbed[32];
+	char mbed[32];
 
 	mbedtls_version_get_string(mbed);
 	printf("outpost %s\n", OUTPOST_VERSION);
@@ -55,13 +55,19 @@ main_config_path(const char *given)
 int
 main(int argc, char **argv)
 {
-	enum { RUN, CHECK, PRINT, STATUS, FLUSH } mode = RUN;
-	const char	*given = NULL, *path;
-	struct config	*cfg;
-	struct agent	*ag;
-	char		*cause = NULL;
-	int		 i, json_output = 0, rc;
-	size_t		 e;
+	enum {
+		RUN,
+		CHECK,
+		PRINT,
+		STATUS,
+		FLUSH
+	} mode = RUN;
+	const char *given = NULL, *path;
+	struct config *cfg;
+	struct agent *ag;
+	char *cause = NULL;
+	int i, json_output = 0, rc;
+	size_t e;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 ||

@@ -25,40 +25,43 @@
 #include "uplink.h"
 #include "version.h"
 
-static void	metrics_double(struct evbuffer *, const char *, double, ...)
-		    __attribute__((sentinel));
-static void	metrics_int(struct evbuffer *, const char *,
-		    unsigned long long, ...) __attribute__((sentinel));
+static void metrics_double(struct evbuffer *, const char *, double, ...)
+    __attribute__((sentinel));
+static void metrics_int(struct evbuffer *, const char *, unsigned long long,
+    ...) __attribute__((sentinel));
 
 static double
 metrics_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void
-metrics_family(struct evbuffer *b, const char *name, const char *type,
-    const char *help)
+metrics_family(
+    struct evbuffer *b, const char *name, const char *type, const char *help)
 {
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-	    name, type);
+	evbuffer_add_printf(
+	    b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* A label value: backslash, double quote and newline are escaped. */
 static void
 metrics_label_value(struct evbuffer *b, const char *v)
 {
-	const char	*run = v;
+	const char *run = v;
 
 	for (; *v != '\0'; v++) {
 		if (*v != '\\' && *v != '"' && *v != '\n')
 			continue;
 		evbuffer_add(b, run, (size_t)(v - run));
-		evbuffer_add(b, *v == '\\' ? "\\\\" : *v == '"' ? "\\\"" :
-		    "\\n", 2);
+		evbuffer_add(b,
+		    *v == '\\'	    ? "\\\\"
+			: *v == '"' ? "\\\""
+				    : "\\n",
+		    2);
 		run = v + 1;
 	}
 	evbuffer_add(b, run, (size_t)(v - run));
@@ -66,11 +69,11 @@ metrics_label_value(struct evbuffer *b, const char *v)
 
 /* name{k="v",...} value: the labels are name, value pairs ending in NULL. */
 static void
-metrics_vsample(struct evbuffer *b, const char *name, const char *value,
-    va_list ap)
+metrics_vsample(
+    struct evbuffer *b, const char *name, const char *value, va_list ap)
 {
-	const char	*k, *v;
-	int		 first = 1;
+	const char *k, *v;
+	int first = 1;
 
 	evbuffer_add(b, name, strlen(name));
 	while ((k = va_arg(ap, const char *)) != NULL) {
@@ -88,8 +91,8 @@ metrics_vsample(struct evbuffer *b, const char *name, const char *value,
 static void
 metrics_double(struct evbuffer *b, const char *name, double v, ...)
 {
-	va_list	 ap;
-	char	 buf[32];
+	va_list ap;
+	char buf[32];
 
 	if (isnan(v))
 		snprintf(buf, sizeof buf, "NaN");
@@ -106,8 +109,8 @@ metrics_double(struct evbuffer *b, const char *name, double v, ...)
 static void
 metrics_int(struct evbuffer *b, const char *name, unsigned long long v, ...)
 {
-	va_list	 ap;
-	char	 buf[32];
+	va_list ap;
+	char buf[32];
 
 	snprintf(buf, sizeof buf, "%llu", v);
 	va_start(ap, v);
@@ -117,8 +120,7 @@ metrics_int(struct evbuffer *b, const char *name, unsigned long long v, ...)
 
 /* One unlabelled gauge. */
 static void
-metrics_gauge(struct evbuffer *b, const char *name, const char *help,
-    double v)
+metrics_gauge(struct evbuffer *b, const char *name, const char *help, double v)
 {
 	metrics_family(b, name, "gauge", help);
 	metrics_double(b, name, v, NULL);
@@ -134,10 +136,10 @@ metrics_counter(struct evbuffer *b, const char *name, const char *help,
 }
 
 static void
-metrics_agent(struct agent *ag, struct evbuffer *b,
-    const struct pipeline_stats *ps)
+metrics_agent(
+    struct agent *ag, struct evbuffer *b, const struct pipeline_stats *ps)
 {
-	const struct config	*cfg = agent_config(ag);
+	const struct config *cfg = agent_config(ag);
 
 	metrics_family(b, "outpost_info", "gauge",
 	    "Version and id of this agent (always 1).");
@@ -148,8 +150,7 @@ metrics_agent(struct agent *ag, struct evbuffer *b,
 	metrics_double(b, "outpost_uptime_seconds", agent_uptime_s(ag), NULL);
 	metrics_family(b, "outpost_config_reloads_total", "counter",
 	    "Configuration reloads applied (SIGHUP).");
-	metrics_int(b, "outpost_config_reloads_total", agent_reloads(ag),
-	    NULL);
+	metrics_int(b, "outpost_config_reloads_total", agent_reloads(ag), NULL);
 
 	metrics_family(b, "outpost_readings_total", "counter",
 	    "Readings by outcome: committed to the store, filtered by "
@@ -175,9 +176,9 @@ metrics_agent(struct agent *ag, struct evbuffer *b,
 static void
 metrics_adapters(struct agent *ag, struct evbuffer *b)
 {
-	struct adapter	*a;
-	size_t		 i, n = agent_adapter_count(ag);
-	int		 any_last = 0;
+	struct adapter *a;
+	size_t i, n = agent_adapter_count(ag);
+	int any_last = 0;
 
 	if (n == 0)
 		return;
@@ -194,8 +195,8 @@ metrics_adapters(struct agent *ag, struct evbuffer *b)
 	for (i = 0; i < n; i++) {
 		if ((a = agent_adapter_at(ag, i)) != NULL)
 			metrics_int(b, "outpost_adapter_errors_total",
-			    a->errors, "adapter", a->name, "type",
-			    a->ops->type, NULL);
+			    a->errors, "adapter", a->name, "type", a->ops->type,
+			    NULL);
 	}
 	metrics_family(b, "outpost_adapter_up", "gauge",
 	    "1 when the adapter is connected (or sampling), else 0.");
@@ -225,7 +226,7 @@ metrics_adapters(struct agent *ag, struct evbuffer *b)
 static void
 metrics_queue(struct evbuffer *b, const struct store_queue_stats *qs)
 {
-	int	 i;
+	int i;
 
 	metrics_family(b, "outpost_queue_pending", "gauge",
 	    "Records waiting for upload, by priority.");
@@ -244,48 +245,50 @@ metrics_queue(struct evbuffer *b, const struct store_queue_stats *qs)
 	metrics_family(b, "outpost_queue_oldest_pending_age_seconds", "gauge",
 	    "Age of the oldest pending record; 0 when none is pending.");
 	metrics_double(b, "outpost_queue_oldest_pending_age_seconds",
-	    qs->oldest_pending_ts > 0 ? fmax(0, metrics_now() -
-	    qs->oldest_pending_ts) : 0, NULL);
+	    qs->oldest_pending_ts > 0
+		? fmax(0, metrics_now() - qs->oldest_pending_ts)
+		: 0,
+	    NULL);
 	metrics_family(b, "outpost_shed_total", "counter",
 	    "Records shed to keep the store under max_db_mb.");
-	metrics_int(b, "outpost_shed_total",
-	    (unsigned long long)qs->shed_total, NULL);
+	metrics_int(
+	    b, "outpost_shed_total", (unsigned long long)qs->shed_total, NULL);
 }
 
 static void
 metrics_store(struct agent *ag, struct evbuffer *b)
 {
-	struct store	*st = agent_store(ag);
-	long long	 v;
+	struct store *st = agent_store(ag);
+	long long v;
 
 	if (st == NULL)
 		return;
 	if ((v = store_db_bytes(st)) >= 0) {
 		metrics_family(b, "outpost_store_db_bytes", "gauge",
 		    "Size of the SQLite database file.");
-		metrics_int(b, "outpost_store_db_bytes",
-		    (unsigned long long)v, NULL);
+		metrics_int(
+		    b, "outpost_store_db_bytes", (unsigned long long)v, NULL);
 	}
 	if ((v = store_wal_bytes(st)) >= 0) {
 		metrics_family(b, "outpost_store_wal_bytes", "gauge",
 		    "Size of the SQLite write-ahead log.");
-		metrics_int(b, "outpost_store_wal_bytes",
-		    (unsigned long long)v, NULL);
+		metrics_int(
+		    b, "outpost_store_wal_bytes", (unsigned long long)v, NULL);
 	}
 	if ((v = store_count_events(st)) >= 0) {
 		metrics_family(b, "outpost_events_total", "counter",
 		    "Rule events stored.");
-		metrics_int(b, "outpost_events_total", (unsigned long long)v,
-		    NULL);
+		metrics_int(
+		    b, "outpost_events_total", (unsigned long long)v, NULL);
 	}
 }
 
 static void
 metrics_uplink_histogram(struct evbuffer *b, const struct uplink_stats *us)
 {
-	static const char	*name = "outpost_upload_duration_seconds";
-	char			 le[32];
-	int			 i;
+	static const char *name = "outpost_upload_duration_seconds";
+	char le[32];
+	int i;
 
 	metrics_family(b, name, "histogram",
 	    "Duration of upload requests, connect to answer.");
@@ -296,8 +299,8 @@ metrics_uplink_histogram(struct evbuffer *b, const struct uplink_stats *us)
 	}
 	metrics_int(b, "outpost_upload_duration_seconds_bucket",
 	    us->duration_counts[UPLINK_DURATION_BUCKETS], "le", "+Inf", NULL);
-	metrics_double(b, "outpost_upload_duration_seconds_sum",
-	    us->duration_sum, NULL);
+	metrics_double(
+	    b, "outpost_upload_duration_seconds_sum", us->duration_sum, NULL);
 	metrics_int(b, "outpost_upload_duration_seconds_count",
 	    us->duration_counts[UPLINK_DURATION_BUCKETS], NULL);
 }
@@ -307,9 +310,9 @@ metrics_uplink(struct agent *ag, struct evbuffer *b)
 {
 	static const char *const results[UPLINK_NRESULTS] = { "ok", "retry",
 		"rejected", "error" };
-	struct uplink		*u = agent_uplink(ag);
-	struct uplink_stats	 us;
-	int			 i;
+	struct uplink *u = agent_uplink(ag);
+	struct uplink_stats us;
+	int i;
 
 	if (u == NULL)
 		return;
@@ -369,7 +372,7 @@ metrics_uplink(struct agent *ag, struct evbuffer *b)
 static void
 metrics_system(struct evbuffer *b, const struct sysinfo_snapshot *s)
 {
-	size_t	 i;
+	size_t i;
 
 	if (s->has_cpu)
 		metrics_gauge(b, "outpost_system_cpu_percent",
@@ -415,8 +418,8 @@ metrics_system(struct evbuffer *b, const struct sysinfo_snapshot *s)
 static void
 metrics_process(struct evbuffer *b)
 {
-	struct sysinfo_process	 p;
-	struct rlimit		 rl;
+	struct sysinfo_process p;
+	struct rlimit rl;
 
 	if (sysinfo_process(&p) == 0) {
 		metrics_gauge(b, "process_resident_memory_bytes",
@@ -425,8 +428,8 @@ metrics_process(struct evbuffer *b)
 		    "Virtual memory size in bytes.", (double)p.vm_bytes);
 		metrics_family(b, "process_cpu_seconds_total", "counter",
 		    "Total user and system CPU time spent in seconds.");
-		metrics_double(b, "process_cpu_seconds_total", p.cpu_seconds,
-		    NULL);
+		metrics_double(
+		    b, "process_cpu_seconds_total", p.cpu_seconds, NULL);
 		metrics_gauge(b, "process_open_fds",
 		    "Number of open file descriptors.", (double)p.open_fds);
 		metrics_gauge(b, "process_start_time_seconds",
@@ -443,13 +446,13 @@ metrics_process(struct evbuffer *b)
 void
 metrics_render_prometheus(struct agent *ag, struct evbuffer *b)
 {
-	struct pipeline			*p = agent_pipeline(ag);
-	struct store			*st = agent_store(ag);
-	struct sysinfo			*si = agent_sysinfo(ag);
-	struct pipeline_stats		 ps;
-	struct store_queue_stats	 qs;
-	struct sysinfo_snapshot		 snap;
-	int				 have_queue = 0;
+	struct pipeline *p = agent_pipeline(ag);
+	struct store *st = agent_store(ag);
+	struct sysinfo *si = agent_sysinfo(ag);
+	struct pipeline_stats ps;
+	struct store_queue_stats qs;
+	struct sysinfo_snapshot snap;
+	int have_queue = 0;
 
 	memset(&ps, 0, sizeof ps);
 	if (p != NULL)
@@ -461,8 +464,10 @@ metrics_render_prometheus(struct agent *ag, struct evbuffer *b)
 	metrics_agent(ag, b, &ps);
 	metrics_family(b, "outpost_health_status", "gauge",
 	    "0 healthy, 1 degraded, 2 unhealthy (as GET /health).");
-	metrics_int(b, "outpost_health_status", (unsigned long long)
-	    health_evaluate(ag, &ps, have_queue ? &qs : NULL), NULL);
+	metrics_int(b, "outpost_health_status",
+	    (unsigned long long)health_evaluate(
+		ag, &ps, have_queue ? &qs : NULL),
+	    NULL);
 	metrics_adapters(ag, b);
 	/* Without queue figures the families are left out, not zeroed. */
 	if (have_queue)
@@ -489,30 +494,31 @@ metrics_json_bytes(struct json_out *j, const char *key, int has, long long v)
 void
 metrics_system_fields(struct json_out *j, const struct sysinfo_snapshot *s)
 {
-	size_t	 i;
+	size_t i;
 
 	if (s->has_cpu)
 		json_out_double(j, "cpu_percent", s->cpu_percent);
 	else
 		json_out_null(j, "cpu_percent");
-	metrics_json_bytes(j, "mem_total_bytes", s->has_memory,
-	    s->mem_total_bytes);
-	metrics_json_bytes(j, "mem_available_bytes", s->has_memory,
-	    s->mem_available_bytes);
+	metrics_json_bytes(
+	    j, "mem_total_bytes", s->has_memory, s->mem_total_bytes);
+	metrics_json_bytes(
+	    j, "mem_available_bytes", s->has_memory, s->mem_available_bytes);
 	if (s->has_memory && s->mem_total_bytes > 0)
-		json_out_double(j, "mem_used_percent", 100.0 *
-		    (double)(s->mem_total_bytes - s->mem_available_bytes) /
-		    (double)s->mem_total_bytes);
+		json_out_double(j, "mem_used_percent",
+		    100.0 *
+			(double)(s->mem_total_bytes - s->mem_available_bytes) /
+			(double)s->mem_total_bytes);
 	else
 		json_out_null(j, "mem_used_percent");
-	metrics_json_bytes(j, "disk_total_bytes", s->has_disk,
-	    s->disk_total_bytes);
-	metrics_json_bytes(j, "disk_free_bytes", s->has_disk,
-	    s->disk_free_bytes);
+	metrics_json_bytes(
+	    j, "disk_total_bytes", s->has_disk, s->disk_total_bytes);
+	metrics_json_bytes(
+	    j, "disk_free_bytes", s->has_disk, s->disk_free_bytes);
 	if (s->has_disk && s->disk_total_bytes > 0)
-		json_out_double(j, "disk_used_percent", 100.0 *
-		    (double)(s->disk_total_bytes - s->disk_free_bytes) /
-		    (double)s->disk_total_bytes);
+		json_out_double(j, "disk_used_percent",
+		    100.0 * (double)(s->disk_total_bytes - s->disk_free_bytes) /
+			(double)s->disk_total_bytes);
 	else
 		json_out_null(j, "disk_used_percent");
 	if (s->has_uptime)
@@ -541,10 +547,10 @@ metrics_system_fields(struct json_out *j, const struct sysinfo_snapshot *s)
 void
 metrics_render_system_json(struct agent *ag, struct json_out *j)
 {
-	const struct config	*cfg = agent_config(ag);
-	struct sysinfo		*si = agent_sysinfo(ag);
-	struct sysinfo_snapshot	 snap;
-	struct sysinfo_process	 p;
+	const struct config *cfg = agent_config(ag);
+	struct sysinfo *si = agent_sysinfo(ag);
+	struct sysinfo_snapshot snap;
+	struct sysinfo_process p;
 
 	json_out_object_begin(j, NULL);
 	json_out_string(j, "agent_id", cfg->agent.id);

@@ -19,51 +19,51 @@
 #include "xmalloc.h"
 
 struct pipeline_offset {
-	char		 key[PIPELINE_OFFSET_KEY_MAX];
-	char		 value[PIPELINE_OFFSET_VALUE_MAX];
-	int		 remove;	/* delete the key */
+	char key[PIPELINE_OFFSET_KEY_MAX];
+	char value[PIPELINE_OFFSET_VALUE_MAX];
+	int remove; /* delete the key */
 };
 
 struct pipeline_src {
-	struct pipeline			*p;
-	char				*name;
-	struct ringbuf			*ring;
-	struct pipeline_offset		*offsets;	/* waiting for commit */
-	size_t				 noffsets;
-	size_t				 offsets_cap;	/* = ring capacity + 16 */
-	size_t				 ncommitted;	/* slots the last commit wrote */
-	struct pipeline_src_stats	 stats;
+	struct pipeline *p;
+	char *name;
+	struct ringbuf *ring;
+	struct pipeline_offset *offsets; /* waiting for commit */
+	size_t noffsets;
+	size_t offsets_cap; /* = ring capacity + 16 */
+	size_t ncommitted;  /* slots the last commit wrote */
+	struct pipeline_src_stats stats;
 };
 
 struct pipeline {
-	struct event_base	*base;
-	struct store		*store;
-	char			*agent_id;
-	double			 commit_interval_s;
-	size_t			 commit_max;
-	struct pipeline_hooks	 hooks;
-	struct pipeline_src	**srcs;
-	size_t			 nsrcs;
-	struct event		*commit_timer;	/* the interval wait */
-	struct event		*commit_soon;	/* next loop turn */
-	int			 committing;
-	size_t			 noffsets;	/* across sources */
-	struct pipeline_stats	 stats;
+	struct event_base *base;
+	struct store *store;
+	char *agent_id;
+	double commit_interval_s;
+	size_t commit_max;
+	struct pipeline_hooks hooks;
+	struct pipeline_src **srcs;
+	size_t nsrcs;
+	struct event *commit_timer; /* the interval wait */
+	struct event *commit_soon;  /* next loop turn */
+	int committing;
+	size_t noffsets; /* across sources */
+	struct pipeline_stats stats;
 };
 
-static void	pipeline_commit_cb(evutil_socket_t, short, void *);
+static void pipeline_commit_cb(evutil_socket_t, short, void *);
 
 struct pipeline *
 pipeline_new(struct event_base *base, struct store *store,
     const struct pipeline_opts *opts)
 {
-	struct pipeline	*p = xcalloc(1, sizeof *p);
+	struct pipeline *p = xcalloc(1, sizeof *p);
 
 	p->base = base;
 	p->store = store;
 	p->agent_id = xstrdup(opts->agent_id);
-	p->commit_interval_s = opts->commit_interval_s > 0 ?
-	    opts->commit_interval_s : 1.0;
+	p->commit_interval_s =
+	    opts->commit_interval_s > 0 ? opts->commit_interval_s : 1.0;
 	p->commit_max = opts->commit_max > 0 ? opts->commit_max : 500;
 	p->commit_timer = evtimer_new(base, pipeline_commit_cb, p);
 	p->commit_soon = evtimer_new(base, pipeline_commit_cb, p);
@@ -106,7 +106,7 @@ pipeline_set_agent_id(struct pipeline *p, const char *agent_id)
 struct pipeline_src *
 pipeline_src_new(struct pipeline *p, const char *name, size_t capacity)
 {
-	struct pipeline_src	*src = xcalloc(1, sizeof *src);
+	struct pipeline_src *src = xcalloc(1, sizeof *src);
 
 	src->p = p;
 	src->name = xstrdup(name);
@@ -122,8 +122,8 @@ pipeline_src_new(struct pipeline *p, const char *name, size_t capacity)
 static void
 pipeline_src_drop_all(struct pipeline_src *src)
 {
-	struct ringbuf_slot	*slot;
-	size_t			 i, n = ringbuf_len(src->ring);
+	struct ringbuf_slot *slot;
+	size_t i, n = ringbuf_len(src->ring);
 
 	for (i = 0; i < n; i++) {
 		slot = ringbuf_at(src->ring, i);
@@ -139,8 +139,8 @@ pipeline_src_drop_all(struct pipeline_src *src)
 void
 pipeline_src_free(struct pipeline_src *src)
 {
-	struct pipeline	*p;
-	size_t		 i;
+	struct pipeline *p;
+	size_t i;
 
 	if (src == NULL)
 		return;
@@ -174,7 +174,7 @@ pipeline_src_stats(const struct pipeline_src *src)
 static void
 pipeline_schedule(struct pipeline *p, int soon)
 {
-	struct timeval	 tv;
+	struct timeval tv;
 
 	if (soon) {
 		if (!evtimer_pending(p->commit_soon, NULL)) {
@@ -187,8 +187,8 @@ pipeline_schedule(struct pipeline *p, int soon)
 	if (evtimer_pending(p->commit_timer, NULL))
 		return;
 	tv.tv_sec = (time_t)p->commit_interval_s;
-	tv.tv_usec = (suseconds_t)((p->commit_interval_s - (double)tv.tv_sec) *
-	    1e6);
+	tv.tv_usec =
+	    (suseconds_t)((p->commit_interval_s - (double)tv.tv_sec) * 1e6);
 	evtimer_add(p->commit_timer, &tv);
 }
 
@@ -196,9 +196,9 @@ int
 pipeline_submit(struct pipeline_src *src, const struct reading *in,
     pipeline_done_cb *done, void *arg)
 {
-	struct pipeline		*p = src->p;
-	struct ringbuf_slot	*slot;
-	struct reading		 r;
+	struct pipeline *p = src->p;
+	struct ringbuf_slot *slot;
+	struct reading r;
 
 	src->stats.submitted++;
 	if (!isfinite(in->value)) {
@@ -214,7 +214,7 @@ pipeline_submit(struct pipeline_src *src, const struct reading *in,
 		src->stats.filtered++;
 		p->stats.filtered++;
 		if (done != NULL)
-			done(1, arg);	/* refused by policy: nothing to redo */
+			done(1, arg); /* refused by policy: nothing to redo */
 		return 0;
 	}
 	if (ringbuf_full(src->ring) && !p->committing)
@@ -224,8 +224,10 @@ pipeline_submit(struct pipeline_src *src, const struct reading *in,
 		 * newest, so acknowledged sources redeliver it later. */
 		src->stats.dropped++;
 		p->stats.dropped++;
-		log_warn("pipeline", "%s: buffer full and store failing, "
-		    "reading refused", src->name);
+		log_warn("pipeline",
+		    "%s: buffer full and store failing, "
+		    "reading refused",
+		    src->name);
 		if (done != NULL)
 			done(0, arg);
 		return -1;
@@ -236,16 +238,17 @@ pipeline_submit(struct pipeline_src *src, const struct reading *in,
 	recid_reading(p->agent_id, &slot->r);
 	src->stats.last_reading_ts = r.ts;
 	p->stats.buffered++;
-	pipeline_schedule(p, done != NULL || p->stats.buffered >= p->commit_max);
+	pipeline_schedule(
+	    p, done != NULL || p->stats.buffered >= p->commit_max);
 	return 0;
 }
 
 int
-pipeline_src_set_offset(struct pipeline_src *src, const char *key,
-    const char *value)
+pipeline_src_set_offset(
+    struct pipeline_src *src, const char *key, const char *value)
 {
-	struct pipeline_offset	*o = NULL;
-	size_t			 i;
+	struct pipeline_offset *o = NULL;
+	size_t i;
 
 	if (strlen(key) >= sizeof o->key ||
 	    (value != NULL && strlen(value) >= sizeof o->value))
@@ -271,18 +274,19 @@ pipeline_src_set_offset(struct pipeline_src *src, const char *key,
 }
 
 int
-pipeline_src_get_offset(struct pipeline_src *src, const char *key, char *buf,
-    size_t len)
+pipeline_src_get_offset(
+    struct pipeline_src *src, const char *key, char *buf, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	/* A value waiting for its commit is already the truth for us. */
 	for (i = 0; i < src->noffsets; i++) {
 		if (strcmp(src->offsets[i].key, key) == 0) {
 			if (src->offsets[i].remove)
 				return 1;
-			return xstrlcpy(buf, src->offsets[i].value, len) <
-			    len ? 0 : -1;
+			return xstrlcpy(buf, src->offsets[i].value, len) < len
+			    ? 0
+			    : -1;
 		}
 	}
 	return store_offset_get(src->p->store, key, buf, len);
@@ -291,7 +295,7 @@ pipeline_src_get_offset(struct pipeline_src *src, const char *key, char *buf,
 static void
 pipeline_commit_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct pipeline	*p = arg;
+	struct pipeline *p = arg;
 
 	if (pipeline_commit(p) == -1)
 		pipeline_schedule(p, 0);
@@ -305,9 +309,9 @@ pipeline_commit_cb(evutil_socket_t fd, short what, void *arg)
 static void
 pipeline_committed(struct pipeline *p)
 {
-	struct pipeline_src	*src;
-	struct ringbuf_slot	*slot;
-	size_t			 s, i, n;
+	struct pipeline_src *src;
+	struct ringbuf_slot *slot;
+	size_t s, i, n;
 
 	for (s = 0; s < p->nsrcs; s++) {
 		src = p->srcs[s];
@@ -336,8 +340,8 @@ pipeline_committed(struct pipeline *p)
 int
 pipeline_commit(struct pipeline *p)
 {
-	struct pipeline_src	*src;
-	size_t			 s, i, n;
+	struct pipeline_src *src;
+	size_t s, i, n;
 
 	if ((p->stats.buffered == 0 && p->noffsets == 0) || p->committing)
 		return 0;
@@ -348,8 +352,8 @@ pipeline_commit(struct pipeline *p)
 		src = p->srcs[s];
 		n = ringbuf_len(src->ring);
 		for (i = 0; i < n; i++) {
-			if (store_add_reading(p->store,
-			    &ringbuf_at(src->ring, i)->r) == -1) {
+			if (store_add_reading(
+				p->store, &ringbuf_at(src->ring, i)->r) == -1) {
 				store_rollback(p->store);
 				goto fail;
 			}
@@ -357,8 +361,8 @@ pipeline_commit(struct pipeline *p)
 		for (i = 0; i < src->noffsets; i++) {
 			struct pipeline_offset *o = &src->offsets[i];
 
-			if (store_offset_set(p->store, o->key, o->remove ?
-			    NULL : o->value) == -1) {
+			if (store_offset_set(p->store, o->key,
+				o->remove ? NULL : o->value) == -1) {
 				store_rollback(p->store);
 				goto fail;
 			}
@@ -370,8 +374,10 @@ pipeline_commit(struct pipeline *p)
 	}
 	p->stats.commits++;
 	if (p->stats.consecutive_failures > 0)
-		log_info("pipeline", "store writable again after %llu failed "
-		    "commits", p->stats.consecutive_failures);
+		log_info("pipeline",
+		    "store writable again after %llu failed "
+		    "commits",
+		    p->stats.consecutive_failures);
 	p->stats.consecutive_failures = 0;
 	/* Before the callbacks: they may schedule the next commit. */
 	evtimer_del(p->commit_timer);

@@ -3,8 +3,8 @@
 
 #include "reading.h"
 
-static const char *const priority_names[PRIORITY_COUNT] = { "critical",
-	"high", "normal", "low" };
+static const char *const priority_names[PRIORITY_COUNT] = { "critical", "high",
+	"normal", "low" };
 
 const char *
 priority_name(enum priority p)
@@ -17,7 +17,7 @@ priority_name(enum priority p)
 int
 priority_parse(const char *s, enum priority *out)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < PRIORITY_COUNT; i++) {
 		if (strcmp(s, priority_names[i]) == 0) {

@@ -24,7 +24,7 @@ recid_sha256(const void *data, size_t len, unsigned char out[RECORD_ID_LEN])
 static size_t
 recid_put_string(unsigned char *p, const char *s, size_t max)
 {
-	size_t	 len = strnlen(s, max);
+	size_t len = strnlen(s, max);
 
 	p[0] = (unsigned char)(len >> 8);
 	p[1] = (unsigned char)len;
@@ -35,11 +35,11 @@ recid_put_string(unsigned char *p, const char *s, size_t max)
 static size_t
 recid_put_double(unsigned char *p, double v)
 {
-	uint64_t	 bits;
-	int		 i;
+	uint64_t bits;
+	int i;
 
 	if (v == 0)
-		v = 0;	/* -0.0 and 0.0 are the same reading */
+		v = 0; /* -0.0 and 0.0 are the same reading */
 	memcpy(&bits, &v, sizeof bits);
 	for (i = 7; i >= 0; i--) {
 		p[i] = (unsigned char)bits;
@@ -51,9 +51,9 @@ recid_put_double(unsigned char *p, double v)
 void
 recid_reading(const char *agent_id, struct reading *r)
 {
-	unsigned char	 buf[2 + 256 + 2 + READING_DEVICE_MAX + 2 +
-	    READING_SENSOR_MAX + 16];
-	size_t		 n = 0;
+	unsigned char
+	    buf[2 + 256 + 2 + READING_DEVICE_MAX + 2 + READING_SENSOR_MAX + 16];
+	size_t n = 0;
 
 	n += recid_put_string(buf + n, agent_id, 256);
 	n += recid_put_string(buf + n, r->device, READING_DEVICE_MAX);
@@ -67,7 +67,7 @@ void
 recid_hex(const unsigned char id[RECORD_ID_LEN], char hex[65])
 {
 	static const char digits[] = "0123456789abcdef";
-	int		 i;
+	int i;
 
 	for (i = 0; i < RECORD_ID_LEN; i++) {
 		hex[2 * i] = digits[id[i] >> 4];

@@ -8,16 +8,16 @@
 #include "xmalloc.h"
 
 struct ringbuf {
-	struct ringbuf_slot	*slots;
-	size_t			 capacity;
-	size_t			 head;	/* oldest */
-	size_t			 len;
+	struct ringbuf_slot *slots;
+	size_t capacity;
+	size_t head; /* oldest */
+	size_t len;
 };
 
 struct ringbuf *
 ringbuf_new(size_t capacity)
 {
-	struct ringbuf	*rb = xcalloc(1, sizeof *rb);
+	struct ringbuf *rb = xcalloc(1, sizeof *rb);
 
 	if (capacity == 0)
 		capacity = 1;
@@ -56,7 +56,7 @@ ringbuf_full(const struct ringbuf *rb)
 struct ringbuf_slot *
 ringbuf_push(struct ringbuf *rb)
 {
-	struct ringbuf_slot	*slot;
+	struct ringbuf_slot *slot;
 
 	if (rb->len == rb->capacity)
 		return NULL;

@@ -14,8 +14,8 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define SPOOL_SHED_CHUNK	500
-#define SPOOL_SHED_TARGET	0.9	/* shed down to 90% of the cap */
+#define SPOOL_SHED_CHUNK 500
+#define SPOOL_SHED_TARGET 0.9 /* shed down to 90% of the cap */
 
 enum spool_table {
 	SPOOL_READINGS,
@@ -24,8 +24,8 @@ enum spool_table {
 };
 
 /* Claim order within one priority: events first, they are rare and urgent. */
-static const enum spool_table spool_claim_order[SPOOL_TABLES] = {
-	SPOOL_EVENTS, SPOOL_SUMMARIES, SPOOL_READINGS };
+static const enum spool_table spool_claim_order[SPOOL_TABLES] = { SPOOL_EVENTS,
+	SPOOL_SUMMARIES, SPOOL_READINGS };
 
 static const char *const spool_table_names[SPOOL_TABLES] = { "readings",
 	"events", "summaries" };
@@ -57,22 +57,29 @@ enum spool_op {
 	SPOOL_NOPS,
 };
 
-#define SPOOL_OPS(t, ts) {						\
-	NULL,	/* spool_claim_sql */						\
-	"UPDATE " t " SET state = 2, sent_at = ?2 WHERE seq = ?1",		\
-	"UPDATE " t " SET attempts = attempts + 1, state = CASE WHEN ?2 > 0 "	\
-	"AND attempts + 1 >= ?2 THEN 3 ELSE 0 END WHERE seq = ?1 "		\
-	"RETURNING state",							\
-	"UPDATE " t " SET state = 3, attempts = attempts + 1 WHERE seq = ?1",	\
-	"UPDATE " t " SET state = 0 WHERE seq = ?1 AND state = 1",		\
-	"DELETE FROM " t " WHERE state = 0 AND priority = ?1 AND " ts " < ?2",	\
-	"DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t " WHERE "	\
-	"state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2)",			\
-	"DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t " WHERE "	\
-	"state = 3 ORDER BY seq LIMIT ?2)",					\
-	"DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t " WHERE "	\
-	"state = 2 ORDER BY " ts " LIMIT ?2)",					\
-}
+#define SPOOL_OPS(t, ts)                                                       \
+	{                                                                      \
+		NULL, /* spool_claim_sql */                                    \
+		    "UPDATE " t " SET state = 2, sent_at = ?2 WHERE seq = ?1", \
+		    "UPDATE " t                                                \
+		    " SET attempts = attempts + 1, state = CASE WHEN ?2 > 0 "  \
+		    "AND attempts + 1 >= ?2 THEN 3 ELSE 0 END WHERE seq = ?1 " \
+		    "RETURNING state",                                         \
+		    "UPDATE " t                                                \
+		    " SET state = 3, attempts = attempts + 1 WHERE seq = ?1",  \
+		    "UPDATE " t " SET state = 0 WHERE seq = ?1 AND state = 1", \
+		    "DELETE FROM " t                                           \
+		    " WHERE state = 0 AND priority = ?1 AND " ts " < ?2",      \
+		    "DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t       \
+		    " WHERE "                                                  \
+		    "state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2)",      \
+		    "DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t       \
+		    " WHERE "                                                  \
+		    "state = 3 ORDER BY seq LIMIT ?2)",                        \
+		    "DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t       \
+		    " WHERE "                                                  \
+		    "state = 2 ORDER BY " ts " LIMIT ?2)",                     \
+	}
 
 static const char *const spool_op_sql[SPOOL_TABLES][SPOOL_NOPS] = {
 	SPOOL_OPS("readings", "ts"),
@@ -81,28 +88,28 @@ static const char *const spool_op_sql[SPOOL_TABLES][SPOOL_NOPS] = {
 };
 
 struct spool {
-	struct store		*store;
-	sqlite3			*db;
-	struct spool_opts	 opts;
-	sqlite3_stmt		*stmt[SPOOL_NOPS][SPOOL_TABLES];
-	sqlite3_stmt		*begin;
-	sqlite3_stmt		*commit;
-	sqlite3_stmt		*rollback;
-	sqlite3_stmt		*add_shed;
-	sqlite3_stmt		*pages;
-	sqlite3_stmt		*pending;
+	struct store *store;
+	sqlite3 *db;
+	struct spool_opts opts;
+	sqlite3_stmt *stmt[SPOOL_NOPS][SPOOL_TABLES];
+	sqlite3_stmt *begin;
+	sqlite3_stmt *commit;
+	sqlite3_stmt *rollback;
+	sqlite3_stmt *add_shed;
+	sqlite3_stmt *pages;
+	sqlite3_stmt *pending;
 };
 
 static sqlite3_stmt *
 spool_prepare(struct spool *sp, const char *sql)
 {
-	sqlite3_stmt	*s = NULL;
+	sqlite3_stmt *s = NULL;
 
 	if (sqlite3_prepare_v3(sp->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
-	    NULL) != SQLITE_OK) {
+		NULL) != SQLITE_OK) {
 		/* Our SQL against our schema: failing here is a bug. */
-		log_error("spool", "prepare: %s: %s", sqlite3_errmsg(sp->db),
-		    sql);
+		log_error(
+		    "spool", "prepare: %s: %s", sqlite3_errmsg(sp->db), sql);
 		abort();
 	}
 	return s;
@@ -111,26 +118,31 @@ spool_prepare(struct spool *sp, const char *sql)
 struct spool *
 spool_new(struct store *st, const struct spool_opts *opts)
 {
-	struct spool	*sp = xcalloc(1, sizeof *sp);
-	int		 op, t;
+	struct spool *sp = xcalloc(1, sizeof *sp);
+	int op, t;
 
 	sp->store = st;
 	sp->db = store_db(st);
 	sp->opts = *opts;
 	for (t = 0; t < SPOOL_TABLES; t++) {
-		sp->stmt[SPOOL_CLAIM][t] = spool_prepare(sp, spool_claim_sql[t]);
+		sp->stmt[SPOOL_CLAIM][t] =
+		    spool_prepare(sp, spool_claim_sql[t]);
 		for (op = SPOOL_ACK; op < SPOOL_NOPS; op++)
-			sp->stmt[op][t] = spool_prepare(sp, spool_op_sql[t][op]);
+			sp->stmt[op][t] =
+			    spool_prepare(sp, spool_op_sql[t][op]);
 	}
 	sp->begin = spool_prepare(sp, "BEGIN IMMEDIATE");
 	sp->commit = spool_prepare(sp, "COMMIT");
 	sp->rollback = spool_prepare(sp, "ROLLBACK");
-	sp->add_shed = spool_prepare(sp, "UPDATE meta SET value = "
+	sp->add_shed = spool_prepare(sp,
+	    "UPDATE meta SET value = "
 	    "CAST(value AS INTEGER) + ?1 WHERE key = 'shed_total'");
-	sp->pages = spool_prepare(sp, "SELECT page_count - freelist_count, "
+	sp->pages = spool_prepare(sp,
+	    "SELECT page_count - freelist_count, "
 	    "page_size FROM pragma_page_count(), pragma_freelist_count(), "
 	    "pragma_page_size()");
-	sp->pending = spool_prepare(sp, "SELECT (SELECT count(*) FROM "
+	sp->pending = spool_prepare(sp,
+	    "SELECT (SELECT count(*) FROM "
 	    "readings WHERE state = 0) + (SELECT count(*) FROM events WHERE "
 	    "state = 0) + (SELECT count(*) FROM summaries WHERE state = 0)");
 	return sp;
@@ -139,7 +151,7 @@ spool_new(struct store *st, const struct spool_opts *opts)
 void
 spool_free(struct spool *sp)
 {
-	int	 op, t;
+	int op, t;
 
 	if (sp == NULL)
 		return;
@@ -164,7 +176,7 @@ spool_set_opts(struct spool *sp, const struct spool_opts *opts)
 void
 spool_batch_init(struct spool_batch *b, size_t cap)
 {
-	int	 t;
+	int t;
 
 	memset(b, 0, sizeof *b);
 	b->cap = cap;
@@ -175,7 +187,7 @@ spool_batch_init(struct spool_batch *b, size_t cap)
 void
 spool_batch_free(struct spool_batch *b)
 {
-	int	 t;
+	int t;
 
 	for (t = 0; t < SPOOL_TABLES; t++)
 		free(b->seqs[t]);
@@ -192,7 +204,7 @@ spool_batch_clear(struct spool_batch *b)
 static int
 spool_step_done(struct spool *sp, sqlite3_stmt *s, const char *what)
 {
-	int	 rc;
+	int rc;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		;
@@ -230,7 +242,7 @@ spool_abort(struct spool *sp)
 static const char *
 spool_text(sqlite3_stmt *s, int col)
 {
-	const unsigned char	*p = sqlite3_column_text(s, col);
+	const unsigned char *p = sqlite3_column_text(s, col);
 
 	return p != NULL ? (const char *)p : "";
 }
@@ -239,7 +251,7 @@ spool_text(sqlite3_stmt *s, int col)
 static void
 spool_row(sqlite3_stmt *s, int t, struct encode_record *r)
 {
-	const void	*id;
+	const void *id;
 
 	memset(r, 0, sizeof *r);
 	if ((id = sqlite3_column_blob(s, 1)) != NULL &&
@@ -253,8 +265,9 @@ spool_row(sqlite3_stmt *s, int t, struct encode_record *r)
 		r->kind = ENCODE_READING;
 		r->value = sqlite3_column_double(s, 5);
 		r->unit = spool_text(s, 6);
-		r->meta = sqlite3_column_type(s, 7) == SQLITE_NULL ? NULL :
-		    spool_text(s, 7);
+		r->meta = sqlite3_column_type(s, 7) == SQLITE_NULL
+		    ? NULL
+		    : spool_text(s, 7);
 		r->priority = (enum priority)sqlite3_column_int(s, 8);
 		break;
 	case SPOOL_EVENTS:
@@ -283,9 +296,9 @@ long long
 spool_claim(struct spool *sp, size_t max, enum priority max_priority,
     spool_record_cb *cb, void *arg, struct spool_batch *b)
 {
-	struct encode_record	 r;
-	sqlite3_stmt		*s;
-	int			 p, i, t, rc;
+	struct encode_record r;
+	sqlite3_stmt *s;
+	int p, i, t, rc;
 
 	spool_batch_clear(b);
 	if (max > b->cap)
@@ -327,9 +340,9 @@ static int
 spool_apply(struct spool *sp, struct spool_batch *b, enum spool_op op,
     double now, long long *dead)
 {
-	sqlite3_stmt	*s;
-	size_t		 i;
-	int		 t, rc;
+	sqlite3_stmt *s;
+	size_t i;
+	int t, rc;
 
 	if (b->count == 0)
 		return 0;
@@ -345,12 +358,14 @@ spool_apply(struct spool *sp, struct spool_batch *b, enum spool_op op,
 				sqlite3_bind_int64(s, 2, sp->opts.max_attempts);
 			while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 				if (dead != NULL &&
-				    sqlite3_column_int(s, 0) == STORE_DEAD_LETTER)
+				    sqlite3_column_int(s, 0) ==
+					STORE_DEAD_LETTER)
 					(*dead)++;
 			}
 			sqlite3_reset(s);
 			if (rc != SQLITE_DONE) {
-				log_error("spool", "%s: %s", spool_table_names[t],
+				log_error("spool", "%s: %s",
+				    spool_table_names[t],
 				    sqlite3_errmsg(sp->db));
 				spool_abort(sp);
 				return -1;
@@ -372,8 +387,8 @@ spool_ack(struct spool *sp, struct spool_batch *b, double now)
 int
 spool_nack(struct spool *sp, struct spool_batch *b, long long *dead)
 {
-	long long	 n = 0;
-	int		 rc = spool_apply(sp, b, SPOOL_NACK, 0, &n);
+	long long n = 0;
+	int rc = spool_apply(sp, b, SPOOL_NACK, 0, &n);
 
 	if (dead != NULL)
 		*dead = n;
@@ -402,9 +417,9 @@ spool_count_shed(struct spool *sp, long long n)
 int
 spool_expire(struct spool *sp, double now, long long *shed)
 {
-	sqlite3_stmt	*s;
-	long long	 n = 0;
-	int		 p, t;
+	sqlite3_stmt *s;
+	long long n = 0;
+	int p, t;
 
 	*shed = 0;
 	if (spool_begin(sp) == -1)
@@ -437,7 +452,7 @@ fail:
 long long
 spool_live_bytes(struct spool *sp)
 {
-	long long	 bytes = -1;
+	long long bytes = -1;
 
 	if (sqlite3_step(sp->pages) == SQLITE_ROW)
 		bytes = sqlite3_column_int64(sp->pages, 0) *
@@ -449,7 +464,7 @@ spool_live_bytes(struct spool *sp)
 long long
 spool_pending(struct spool *sp)
 {
-	long long	 n = -1;
+	long long n = -1;
 
 	if (sqlite3_step(sp->pending) == SQLITE_ROW)
 		n = sqlite3_column_int64(sp->pending, 0);
@@ -461,9 +476,9 @@ spool_pending(struct spool *sp)
 static long long
 spool_shed_chunk(struct spool *sp, enum spool_op op, int priority)
 {
-	sqlite3_stmt	*s;
-	long long	 n = 0;
-	int		 t;
+	sqlite3_stmt *s;
+	long long n = 0;
+	int t;
 
 	for (t = 0; t < SPOOL_TABLES; t++) {
 		s = sp->stmt[op][t];
@@ -483,8 +498,8 @@ spool_shed(struct spool *sp, long long *shed)
 	/* Delivered history first, then the queue from low to critical;
 	 * dead letters are kept for inspection until normal goes. */
 	static const struct {
-		enum spool_op	 op;
-		int		 priority;
+		enum spool_op op;
+		int priority;
 	} steps[] = {
 		{ SPOOL_SHED_SENT, 0 },
 		{ SPOOL_SHED_QUEUED, PRIORITY_LOW },
@@ -493,8 +508,8 @@ spool_shed(struct spool *sp, long long *shed)
 		{ SPOOL_SHED_QUEUED, PRIORITY_HIGH },
 		{ SPOOL_SHED_QUEUED, PRIORITY_CRITICAL },
 	};
-	long long	 target, n, undelivered = 0;
-	size_t		 i;
+	long long target, n, undelivered = 0;
+	size_t i;
 
 	*shed = 0;
 	if (sp->opts.max_db_bytes <= 0 ||
@@ -505,8 +520,8 @@ spool_shed(struct spool *sp, long long *shed)
 		while (spool_live_bytes(sp) > target) {
 			if (spool_begin(sp) == -1)
 				return -1;
-			if ((n = spool_shed_chunk(sp, steps[i].op,
-			    steps[i].priority)) == -1) {
+			if ((n = spool_shed_chunk(
+				 sp, steps[i].op, steps[i].priority)) == -1) {
 				spool_abort(sp);
 				return -1;
 			}
@@ -525,7 +540,9 @@ spool_shed(struct spool *sp, long long *shed)
 	}
 	*shed = undelivered;
 	if (undelivered > 0)
-		log_warn("spool", "store above %lld bytes: shed %lld "
-		    "undelivered records", sp->opts.max_db_bytes, undelivered);
+		log_warn("spool",
+		    "store above %lld bytes: shed %lld "
+		    "undelivered records",
+		    sp->opts.max_db_bytes, undelivered);
 	return 0;
 }

@@ -185,7 +185,7 @@ struct store_migration {
 };
 
 static const struct store_migration store_migrations[] = {
-    {1, store_schema_v1},
+	{ 1, store_schema_v1 },
 };
 
 enum store_stmt {
@@ -226,71 +226,73 @@ struct store_stmt_def {
  * and the work).
  */
 static const struct store_stmt_def store_stmt_defs[STORE_NSTMT] = {
-    /*
+	/*
 	 * IMMEDIATE takes the write lock at BEGIN: if an operator's shell
 	 * holds it, the group commit fails before any reading was added and
 	 * the pipeline simply keeps its batch; a DEFERRED transaction would
 	 * fail on the first INSERT instead, or on COMMIT with BUSY_SNAPSHOT,
 	 * which no busy handler can resolve. Readers never block it in WAL.
 	 */
-    [STORE_BEGIN] = {"begin", "BEGIN IMMEDIATE"},
-    [STORE_COMMIT] = {"commit", "COMMIT"},
-    [STORE_ROLLBACK] = {"rollback", "ROLLBACK"},
-    [STORE_ADD_READING] = {"add reading",
-	"INSERT OR IGNORE INTO readings (id, device, sensor, ts, value, "
-	"unit, meta, priority, mono_ns, synced) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
-    [STORE_COUNT_READINGS] = {"count readings",
-	"SELECT count(*) FROM readings"},
-    [STORE_COUNT_EVENTS] = {"count events", "SELECT count(*) FROM events"},
-    [STORE_REQUEUE_READINGS] = {"requeue readings",
-	"UPDATE readings SET state = 0 WHERE state = 1"},
-    [STORE_REQUEUE_EVENTS] = {"requeue events",
-	"UPDATE events SET state = 0 WHERE state = 1"},
-    [STORE_REQUEUE_SUMMARIES] = {"requeue summaries",
-	"UPDATE summaries SET state = 0 WHERE state = 1"},
-    [STORE_STATS_PENDING] = {"queue stats",
-	"SELECT priority, count(*), min(ts) FROM readings "
-	"WHERE state = 0 GROUP BY priority UNION ALL "
-	"SELECT priority, count(*), min(ts) FROM events "
-	"WHERE state = 0 GROUP BY priority UNION ALL "
-	"SELECT priority, count(*), min(period_start) FROM summaries "
-	"WHERE state = 0 GROUP BY priority"},
-    [STORE_STATS_HELD] = {"queue stats",
-	"SELECT "
-	"(SELECT count(*) FROM readings WHERE state = 1) + "
-	"(SELECT count(*) FROM events WHERE state = 1) + "
-	"(SELECT count(*) FROM summaries WHERE state = 1), "
-	"(SELECT count(*) FROM readings WHERE state = 3) + "
-	"(SELECT count(*) FROM events WHERE state = 3) + "
-	"(SELECT count(*) FROM summaries WHERE state = 3)"},
-    [STORE_STATS_SHED] = {"queue stats",
-	"SELECT CAST(value AS INTEGER) FROM meta "
-	"WHERE key = 'shed_total'"},
-    [STORE_PURGE_READINGS] = {"purge readings",
-	"DELETE FROM readings WHERE state = 2 AND ts < ?1"},
-    [STORE_PURGE_EVENTS] = {"purge events",
-	"DELETE FROM events WHERE state = 2 AND ts < ?1"},
-    [STORE_PURGE_SUMMARIES] = {"purge summaries",
-	"DELETE FROM summaries WHERE state = 2 AND period_start < ?1"},
-    [STORE_META_GET] = {"meta get", "SELECT value FROM meta WHERE key = ?1"},
-    [STORE_META_SET] = {"meta set",
-	"INSERT INTO meta (key, value) VALUES (?1, ?2) "
-	"ON CONFLICT (key) DO UPDATE SET value = excluded.value"},
-    [STORE_OFFSET_GET] = {"offset get",
-	"SELECT value FROM offsets WHERE source = ?1"},
-    [STORE_OFFSET_SET] = {"offset set",
-	"INSERT INTO offsets (source, value, updated_at) VALUES (?1, ?2, ?3) "
-	"ON CONFLICT (source) DO UPDATE SET value = excluded.value, "
-	"updated_at = excluded.updated_at"},
-    [STORE_OFFSET_DELETE] = {"offset delete",
-	"DELETE FROM offsets WHERE source = ?1"},
-    [STORE_AUDIT] = {"audit",
-	"INSERT INTO audit (ts, kind, detail) VALUES (?1, ?2, ?3)"},
-    [STORE_PAGES] = {"page count",
-	"SELECT page_count, freelist_count, page_size "
-	"FROM pragma_page_count(), pragma_freelist_count(), "
-	"pragma_page_size()"},
+	[STORE_BEGIN] = { "begin", "BEGIN IMMEDIATE" },
+	[STORE_COMMIT] = { "commit", "COMMIT" },
+	[STORE_ROLLBACK] = { "rollback", "ROLLBACK" },
+	[STORE_ADD_READING] = { "add reading",
+	    "INSERT OR IGNORE INTO readings (id, device, sensor, ts, value, "
+	    "unit, meta, priority, mono_ns, synced) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" },
+	[STORE_COUNT_READINGS] = { "count readings",
+	    "SELECT count(*) FROM readings" },
+	[STORE_COUNT_EVENTS] = { "count events",
+	    "SELECT count(*) FROM events" },
+	[STORE_REQUEUE_READINGS] = { "requeue readings",
+	    "UPDATE readings SET state = 0 WHERE state = 1" },
+	[STORE_REQUEUE_EVENTS] = { "requeue events",
+	    "UPDATE events SET state = 0 WHERE state = 1" },
+	[STORE_REQUEUE_SUMMARIES] = { "requeue summaries",
+	    "UPDATE summaries SET state = 0 WHERE state = 1" },
+	[STORE_STATS_PENDING] = { "queue stats",
+	    "SELECT priority, count(*), min(ts) FROM readings "
+	    "WHERE state = 0 GROUP BY priority UNION ALL "
+	    "SELECT priority, count(*), min(ts) FROM events "
+	    "WHERE state = 0 GROUP BY priority UNION ALL "
+	    "SELECT priority, count(*), min(period_start) FROM summaries "
+	    "WHERE state = 0 GROUP BY priority" },
+	[STORE_STATS_HELD] = { "queue stats",
+	    "SELECT "
+	    "(SELECT count(*) FROM readings WHERE state = 1) + "
+	    "(SELECT count(*) FROM events WHERE state = 1) + "
+	    "(SELECT count(*) FROM summaries WHERE state = 1), "
+	    "(SELECT count(*) FROM readings WHERE state = 3) + "
+	    "(SELECT count(*) FROM events WHERE state = 3) + "
+	    "(SELECT count(*) FROM summaries WHERE state = 3)" },
+	[STORE_STATS_SHED] = { "queue stats",
+	    "SELECT CAST(value AS INTEGER) FROM meta "
+	    "WHERE key = 'shed_total'" },
+	[STORE_PURGE_READINGS] = { "purge readings",
+	    "DELETE FROM readings WHERE state = 2 AND ts < ?1" },
+	[STORE_PURGE_EVENTS] = { "purge events",
+	    "DELETE FROM events WHERE state = 2 AND ts < ?1" },
+	[STORE_PURGE_SUMMARIES] = { "purge summaries",
+	    "DELETE FROM summaries WHERE state = 2 AND period_start < ?1" },
+	[STORE_META_GET] = { "meta get",
+	    "SELECT value FROM meta WHERE key = ?1" },
+	[STORE_META_SET] = { "meta set",
+	    "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+	    "ON CONFLICT (key) DO UPDATE SET value = excluded.value" },
+	[STORE_OFFSET_GET] = { "offset get",
+	    "SELECT value FROM offsets WHERE source = ?1" },
+	[STORE_OFFSET_SET] = { "offset set",
+	    "INSERT INTO offsets (source, value, updated_at) VALUES (?1, ?2, ?3) "
+	    "ON CONFLICT (source) DO UPDATE SET value = excluded.value, "
+	    "updated_at = excluded.updated_at" },
+	[STORE_OFFSET_DELETE] = { "offset delete",
+	    "DELETE FROM offsets WHERE source = ?1" },
+	[STORE_AUDIT] = { "audit",
+	    "INSERT INTO audit (ts, kind, detail) VALUES (?1, ?2, ?3)" },
+	[STORE_PAGES] = { "page count",
+	    "SELECT page_count, freelist_count, page_size "
+	    "FROM pragma_page_count(), pragma_freelist_count(), "
+	    "pragma_page_size()" },
 };
 
 struct store {
@@ -773,8 +775,8 @@ store_rollback(struct store *st)
 int
 store_requeue_in_flight(struct store *st, long long *n)
 {
-	static const enum store_stmt stmts[] = {STORE_REQUEUE_READINGS,
-	    STORE_REQUEUE_EVENTS, STORE_REQUEUE_SUMMARIES};
+	static const enum store_stmt stmts[] = { STORE_REQUEUE_READINGS,
+		STORE_REQUEUE_EVENTS, STORE_REQUEUE_SUMMARIES };
 	size_t i;
 
 	*n = 0;
@@ -856,8 +858,8 @@ store_count_events(struct store *st)
 int
 store_purge_sent(struct store *st, double before_ts, long long *purged)
 {
-	static const enum store_stmt stmts[] = {
-	    STORE_PURGE_READINGS, STORE_PURGE_EVENTS, STORE_PURGE_SUMMARIES};
+	static const enum store_stmt stmts[] = { STORE_PURGE_READINGS,
+		STORE_PURGE_EVENTS, STORE_PURGE_SUMMARIES };
 	size_t i;
 
 	*purged = 0;
@@ -956,8 +958,8 @@ store_wal_bytes(struct store *st)
 
 /* One text value by key: 0 found, 1 absent, -1 error or too long. */
 static int
-store_get_text(struct store *st, enum store_stmt i, const char *key,
-    char *buf, size_t len)
+store_get_text(
+    struct store *st, enum store_stmt i, const char *key, char *buf, size_t len)
 {
 	sqlite3_stmt *s = st->stmt[i];
 	const char *v;

@@ -18,39 +18,39 @@
 #include "sysinfo.h"
 #include "xmalloc.h"
 
-#define SYSINFO_LINE_MAX	512	/* longer lines are cut (intr) */
-#define SYSINFO_ZONES_MAX	64	/* thermal_zone entries considered */
+#define SYSINFO_LINE_MAX 512 /* longer lines are cut (intr) */
+#define SYSINFO_ZONES_MAX 64 /* thermal_zone entries considered */
 
 /*
  * Fewer ticks than this since the baseline and the previous share is kept
  * (and the baseline too), so two scrapes a few milliseconds apart do not
  * report a share computed over one or two ticks.
  */
-#define SYSINFO_CPU_MIN_TICKS	10
+#define SYSINFO_CPU_MIN_TICKS 10
 
 struct sysinfo {
-	char			*root;		/* "" for "/" */
-	char			*disk_path;	/* NULL: no disk figures */
-	int			 have_base;
-	unsigned long long	 base_total;	/* /proc/stat ticks */
-	unsigned long long	 base_idle;
-	int			 have_last;
-	double			 last_percent;
+	char *root;	 /* "" for "/" */
+	char *disk_path; /* NULL: no disk figures */
+	int have_base;
+	unsigned long long base_total; /* /proc/stat ticks */
+	unsigned long long base_idle;
+	int have_last;
+	double last_percent;
 };
 
 /* A line reader over one file; overlong lines are returned cut. */
 struct sysinfo_file {
-	int		 fd;
-	size_t		 off;		/* next unread byte in buf */
-	size_t		 len;		/* bytes in buf */
-	int		 skipping;	/* rest of a cut line follows */
-	char		 buf[SYSINFO_LINE_MAX];
+	int fd;
+	size_t off;   /* next unread byte in buf */
+	size_t len;   /* bytes in buf */
+	int skipping; /* rest of a cut line follows */
+	char buf[SYSINFO_LINE_MAX];
 };
 
 static int
 sysinfo_path(char *out, size_t size, const char *root, const char *rel)
 {
-	int	 n = snprintf(out, size, "%s%s", root, rel);
+	int n = snprintf(out, size, "%s%s", root, rel);
 
 	if (n < 0 || (size_t)n >= size)
 		return -1;
@@ -78,8 +78,8 @@ sysinfo_file_close(struct sysinfo_file *f)
 static char *
 sysinfo_file_line(struct sysinfo_file *f)
 {
-	char	*nl, *line;
-	ssize_t	 n;
+	char *nl, *line;
+	ssize_t n;
 
 	for (;;) {
 		nl = memchr(f->buf + f->off, '\n', f->len - f->off);
@@ -108,8 +108,8 @@ sysinfo_file_line(struct sysinfo_file *f)
 			return f->buf;
 		}
 		do
-			n = read(f->fd, f->buf + f->len, sizeof f->buf - 1 -
-			    f->len);
+			n = read(
+			    f->fd, f->buf + f->len, sizeof f->buf - 1 - f->len);
 		while (n == -1 && errno == EINTR);
 		if (n <= 0) {
 			if (f->len == 0 || f->skipping)
@@ -127,9 +127,9 @@ sysinfo_file_line(struct sysinfo_file *f)
 static ssize_t
 sysinfo_read(const char *path, char *buf, size_t size)
 {
-	ssize_t	 n;
-	size_t	 len = 0;
-	int	 fd;
+	ssize_t n;
+	size_t len = 0;
+	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
@@ -150,8 +150,8 @@ sysinfo_read(const char *path, char *buf, size_t size)
 static int
 sysinfo_parse_ull(const char **sp, unsigned long long *out)
 {
-	const char	*s = *sp;
-	char		*end;
+	const char *s = *sp;
+	char *end;
 
 	while (*s == ' ' || *s == '\t')
 		s++;
@@ -167,11 +167,11 @@ sysinfo_parse_ull(const char **sp, unsigned long long *out)
 
 /* "cpu  user nice system idle iowait irq softirq steal guest guest_nice" */
 static int
-sysinfo_parse_cpu(const char *line, unsigned long long *total,
-    unsigned long long *idle)
+sysinfo_parse_cpu(
+    const char *line, unsigned long long *total, unsigned long long *idle)
 {
-	unsigned long long	 v[8];
-	size_t			 i, n = 0;
+	unsigned long long v[8];
+	size_t i, n = 0;
 
 	line += 3;
 	for (n = 0; n < 8; n++) {
@@ -193,10 +193,10 @@ static int
 sysinfo_read_stat(const char *root, unsigned long long *total,
     unsigned long long *idle, unsigned long long *btime)
 {
-	struct sysinfo_file	 f;
-	char			 path[PATH_MAX], *line;
-	const char		*p;
-	int			 have_cpu = 0, have_btime = 0;
+	struct sysinfo_file f;
+	char path[PATH_MAX], *line;
+	const char *p;
+	int have_cpu = 0, have_btime = 0;
 
 	if (sysinfo_path(path, sizeof path, root, "/proc/stat") == -1 ||
 	    sysinfo_file_open(&f, path) == -1)
@@ -221,8 +221,8 @@ sysinfo_read_stat(const char *root, unsigned long long *total,
 struct sysinfo *
 sysinfo_new(const char *root, const char *disk_path)
 {
-	struct sysinfo	*si = xcalloc(1, sizeof *si);
-	size_t		 len;
+	struct sysinfo *si = xcalloc(1, sizeof *si);
+	size_t len;
 
 	if (root == NULL)
 		root = "/";
@@ -233,8 +233,8 @@ sysinfo_new(const char *root, const char *disk_path)
 	if (disk_path != NULL && *disk_path != '\0')
 		si->disk_path = xstrdup(disk_path);
 	/* The baseline, so the first sample already has a CPU share. */
-	if (sysinfo_read_stat(si->root, &si->base_total, &si->base_idle,
-	    NULL) == 0)
+	if (sysinfo_read_stat(
+		si->root, &si->base_total, &si->base_idle, NULL) == 0)
 		si->have_base = 1;
 	return si;
 }
@@ -253,12 +253,11 @@ sysinfo_free(struct sysinfo *si)
 static void
 sysinfo_sample_cpu(struct sysinfo *si, struct sysinfo_snapshot *s)
 {
-	unsigned long long	 total, idle, dtotal, didle;
+	unsigned long long total, idle, dtotal, didle;
 
 	if (sysinfo_read_stat(si->root, &total, &idle, NULL) == -1)
 		return;
-	if (!si->have_base || total < si->base_total ||
-	    idle < si->base_idle) {
+	if (!si->have_base || total < si->base_total || idle < si->base_idle) {
 		/* First reading, or the counters went back: a new base. */
 		si->base_total = total;
 		si->base_idle = idle;
@@ -291,8 +290,8 @@ sysinfo_sample_cpu(struct sysinfo *si, struct sysinfo_snapshot *s)
 static int
 sysinfo_parse_kb(const char *line, size_t keylen, long long *out)
 {
-	unsigned long long	 v;
-	const char		*p = line + keylen;
+	unsigned long long v;
+	const char *p = line + keylen;
 
 	if (sysinfo_parse_ull(&p, &v) == -1 || v > LLONG_MAX / 1024)
 		return -1;
@@ -303,20 +302,20 @@ sysinfo_parse_kb(const char *line, size_t keylen, long long *out)
 static void
 sysinfo_sample_memory(struct sysinfo *si, struct sysinfo_snapshot *s)
 {
-	struct sysinfo_file	 f;
-	char			 path[PATH_MAX], *line;
-	int			 have_total = 0, have_avail = 0;
+	struct sysinfo_file f;
+	char path[PATH_MAX], *line;
+	int have_total = 0, have_avail = 0;
 
 	if (sysinfo_path(path, sizeof path, si->root, "/proc/meminfo") == -1 ||
 	    sysinfo_file_open(&f, path) == -1)
 		return;
 	while ((line = sysinfo_file_line(&f)) != NULL) {
 		if (strncmp(line, "MemTotal:", 9) == 0)
-			have_total = sysinfo_parse_kb(line, 9,
-			    &s->mem_total_bytes) == 0;
+			have_total =
+			    sysinfo_parse_kb(line, 9, &s->mem_total_bytes) == 0;
 		else if (strncmp(line, "MemAvailable:", 13) == 0)
 			have_avail = sysinfo_parse_kb(line, 13,
-			    &s->mem_available_bytes) == 0;
+					 &s->mem_available_bytes) == 0;
 		if (have_total && have_avail)
 			break;
 	}
@@ -330,7 +329,7 @@ sysinfo_sample_memory(struct sysinfo *si, struct sysinfo_snapshot *s)
 static void
 sysinfo_sample_disk(struct sysinfo *si, struct sysinfo_snapshot *s)
 {
-	struct statvfs	 sv;
+	struct statvfs sv;
 
 	if (si->disk_path == NULL || statvfs(si->disk_path, &sv) == -1)
 		return;
@@ -343,8 +342,8 @@ sysinfo_sample_disk(struct sysinfo *si, struct sysinfo_snapshot *s)
 static int
 sysinfo_read_doubles(const char *root, const char *rel, double *v, int n)
 {
-	char	 path[PATH_MAX], buf[256], *p, *end;
-	int	 i;
+	char path[PATH_MAX], buf[256], *p, *end;
+	int i;
 
 	if (sysinfo_path(path, sizeof path, root, rel) == -1 ||
 	    sysinfo_read(path, buf, sizeof buf) <= 0)
@@ -365,7 +364,7 @@ sysinfo_read_doubles(const char *root, const char *rel, double *v, int n)
 static void
 sysinfo_sample_uptime(struct sysinfo *si, struct sysinfo_snapshot *s)
 {
-	double	 v[1];
+	double v[1];
 
 	if (sysinfo_read_doubles(si->root, "/proc/uptime", v, 1) == 0) {
 		s->uptime_s = v[0];
@@ -376,7 +375,7 @@ sysinfo_sample_uptime(struct sysinfo *si, struct sysinfo_snapshot *s)
 static void
 sysinfo_sample_load(struct sysinfo *si, struct sysinfo_snapshot *s)
 {
-	double	 v[3];
+	double v[3];
 
 	if (sysinfo_read_doubles(si->root, "/proc/loadavg", v, 3) == 0) {
 		s->load1 = v[0];
@@ -389,7 +388,7 @@ sysinfo_sample_load(struct sysinfo *si, struct sysinfo_snapshot *s)
 static int
 sysinfo_cmp_int(const void *a, const void *b)
 {
-	int	 x = *(const int *)a, y = *(const int *)b;
+	int x = *(const int *)a, y = *(const int *)b;
 
 	return (x > y) - (x < y);
 }
@@ -410,8 +409,8 @@ sysinfo_clean_name(char *s)
 static void
 sysinfo_suffix_name(char *name, size_t size, int zone)
 {
-	char	 suffix[16];
-	size_t	 len, slen;
+	char suffix[16];
+	size_t len, slen;
 
 	slen = (size_t)snprintf(suffix, sizeof suffix, "_%d", zone);
 	len = strlen(name);
@@ -424,9 +423,9 @@ sysinfo_suffix_name(char *name, size_t size, int zone)
 static int
 sysinfo_read_zone(const char *root, int zone, struct sysinfo_thermal *t)
 {
-	char	 path[PATH_MAX], buf[64], *end;
-	long	 milli;
-	size_t	 len;
+	char path[PATH_MAX], buf[64], *end;
+	long milli;
+	size_t len;
 
 	snprintf(path, sizeof path, "%s/sys/class/thermal/thermal_zone%d/temp",
 	    root, zone);
@@ -456,16 +455,17 @@ sysinfo_read_zone(const char *root, int zone, struct sysinfo_thermal *t)
 static void
 sysinfo_sample_thermal(struct sysinfo *si, struct sysinfo_snapshot *s)
 {
-	struct sysinfo_thermal	*t;
-	struct dirent		*de;
-	DIR			*d;
-	char			 path[PATH_MAX], *end;
-	int			 zones[SYSINFO_ZONES_MAX];
-	size_t			 nzones = 0, i, j;
-	long			 n;
+	struct sysinfo_thermal *t;
+	struct dirent *de;
+	DIR *d;
+	char path[PATH_MAX], *end;
+	int zones[SYSINFO_ZONES_MAX];
+	size_t nzones = 0, i, j;
+	long n;
 
-	if (sysinfo_path(path, sizeof path, si->root,
-	    "/sys/class/thermal") == -1 || (d = opendir(path)) == NULL)
+	if (sysinfo_path(path, sizeof path, si->root, "/sys/class/thermal") ==
+		-1 ||
+	    (d = opendir(path)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL && nzones < SYSINFO_ZONES_MAX) {
 		if (strncmp(de->d_name, "thermal_zone", 12) != 0)
@@ -512,16 +512,16 @@ sysinfo_sample(struct sysinfo *si, struct sysinfo_snapshot *s)
 static int
 sysinfo_process_status(struct sysinfo_process *p)
 {
-	struct sysinfo_file	 f;
-	char			*line;
-	int			 have_rss = 0, have_vm = 0;
+	struct sysinfo_file f;
+	char *line;
+	int have_rss = 0, have_vm = 0;
 
 	if (sysinfo_file_open(&f, "/proc/self/status") == -1)
 		return -1;
 	while ((line = sysinfo_file_line(&f)) != NULL) {
 		if (strncmp(line, "VmRSS:", 6) == 0)
-			have_rss = sysinfo_parse_kb(line, 6,
-			    &p->rss_bytes) == 0;
+			have_rss =
+			    sysinfo_parse_kb(line, 6, &p->rss_bytes) == 0;
 		else if (strncmp(line, "VmSize:", 7) == 0)
 			have_vm = sysinfo_parse_kb(line, 7, &p->vm_bytes) == 0;
 		if (have_rss && have_vm)
@@ -539,12 +539,12 @@ sysinfo_process_status(struct sysinfo_process *p)
 static int
 sysinfo_process_stat(struct sysinfo_process *p)
 {
-	unsigned long long	 v, utime = 0, stime = 0, start = 0, btime;
-	unsigned long long	 total, idle;
-	char			 buf[1024];
-	const char		*s;
-	long			 hz;
-	int			 field;
+	unsigned long long v, utime = 0, stime = 0, start = 0, btime;
+	unsigned long long total, idle;
+	char buf[1024];
+	const char *s;
+	long hz;
+	int field;
 
 	if (sysinfo_read("/proc/self/stat", buf, sizeof buf) <= 0 ||
 	    (s = strrchr(buf, ')')) == NULL)
@@ -583,10 +583,10 @@ sysinfo_process_stat(struct sysinfo_process *p)
 static int
 sysinfo_process_fds(struct sysinfo_process *p)
 {
-	struct dirent	*de;
-	DIR		*d;
-	char		 self[16];
-	int		 n = 0;
+	struct dirent *de;
+	DIR *d;
+	char self[16];
+	int n = 0;
 
 	if ((d = opendir("/proc/self/fd")) == NULL)
 		return -1;
@@ -606,7 +606,7 @@ sysinfo_process_fds(struct sysinfo_process *p)
 int
 sysinfo_process(struct sysinfo_process *p)
 {
-	int	 rc = 0;
+	int rc = 0;
 
 	memset(p, 0, sizeof *p);
 	if (sysinfo_process_status(p) == -1)

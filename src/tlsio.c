@@ -355,7 +355,7 @@ static int
 tlsio_stat_all(
     struct tlsio_config *c, struct tlsio_stamp st[3], char *err, size_t errlen)
 {
-	const char *path[3] = {c->ca_file, c->client_cert, c->client_key};
+	const char *path[3] = { c->ca_file, c->client_cert, c->client_key };
 	int i;
 
 	for (i = 0; i < 3; i++) {

@@ -19,8 +19,8 @@
 
 #define TOML_MAX_DEPTH 32
 #define TOML_MAX_KEYS 4096 /* per table or array: lookups are linear */
-#define TOML_BARE                                                              \
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"                 \
+#define TOML_BARE                                              \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
 	"0123456789_-"
 
 struct toml_parser {
@@ -48,8 +48,8 @@ struct toml_buf {
 
 static int toml_error(struct toml_parser *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
-static int toml_parse_value(
-    struct toml_parser *, struct toml_value *, int, const char *);
+static int
+toml_parse_value(struct toml_parser *, struct toml_value *, int, const char *);
 
 static int
 toml_error(struct toml_parser *p, const char *fmt, ...)
@@ -308,7 +308,7 @@ toml_article(enum toml_type type)
 char *
 toml_quote(const char *s, int key)
 {
-	struct toml_buf b = {NULL, 0, 0};
+	struct toml_buf b = { NULL, 0, 0 };
 	const unsigned char *u;
 	char esc[8];
 
@@ -372,7 +372,7 @@ toml_label(const char *parent, const char *key, int aot)
 static char *
 toml_key_label(const struct toml_key *k, const char *pre, const char *post)
 {
-	struct toml_buf b = {NULL, 0, 0};
+	struct toml_buf b = { NULL, 0, 0 };
 	char *q, *s;
 	size_t i;
 
@@ -654,7 +654,7 @@ toml_key_free(struct toml_key *k)
 static int
 toml_parse_key(struct toml_parser *p, struct toml_key *k)
 {
-	struct toml_buf b = {NULL, 0, 0};
+	struct toml_buf b = { NULL, 0, 0 };
 	size_t n;
 	int c;
 
@@ -947,7 +947,7 @@ static int
 toml_parse_value(
     struct toml_parser *p, struct toml_value *v, int depth, const char *label)
 {
-	struct toml_buf b = {NULL, 0, 0};
+	struct toml_buf b = { NULL, 0, 0 };
 	int c = toml_cur(p);
 
 	memset(v, 0, sizeof *v);

@@ -25,61 +25,61 @@
 #include "uplink.h"
 #include "xmalloc.h"
 
-#define UPLINK_BUDGET_SOFT	0.9	/* above: critical and high only */
+#define UPLINK_BUDGET_SOFT 0.9 /* above: critical and high only */
 
-static const double uplink_duration_bounds[UPLINK_DURATION_BUCKETS] = {
-	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+static const double uplink_duration_bounds[UPLINK_DURATION_BUCKETS] = { 0.01,
+	0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 
 struct uplink {
-	struct event_base	*base;
-	struct store		*store;
-	struct spool		*spool;
-	struct tlsio_config	*tls;
-	struct http_client	*http;
+	struct event_base *base;
+	struct store *store;
+	struct spool *spool;
+	struct tlsio_config *tls;
+	struct http_client *http;
 
 	/* From the config. */
-	char			*agent_id;
-	char			*endpoint;
-	char			*auth_header;	/* "Authorization: Bearer ..." */
-	enum cloud_format	 format;
-	enum cloud_compress	 compress;
-	size_t			 batch_size;
-	double			 flush_interval_s;
-	double			 timeout_s;
-	double			 base_delay_s;
-	double			 max_delay_s;
-	int			 jitter;
-	unsigned long long	 failure_threshold;
-	double			 recovery_timeout_s;
-	long long		 budget_bytes;
+	char *agent_id;
+	char *endpoint;
+	char *auth_header; /* "Authorization: Bearer ..." */
+	enum cloud_format format;
+	enum cloud_compress compress;
+	size_t batch_size;
+	double flush_interval_s;
+	double timeout_s;
+	double base_delay_s;
+	double max_delay_s;
+	int jitter;
+	unsigned long long failure_threshold;
+	double recovery_timeout_s;
+	long long budget_bytes;
 
-	struct event		*flush_timer;	/* every flush_interval */
-	struct event		*retry_timer;	/* backoff or breaker wait */
-	struct event		*again;		/* next batch, next loop turn */
-	int			 waiting_retry;
-	double			 retry_at;	/* monotonic */
-	int			 busy;		/* a request is out */
-	size_t			 committed_since_flush;
+	struct event *flush_timer; /* every flush_interval */
+	struct event *retry_timer; /* backoff or breaker wait */
+	struct event *again;	   /* next batch, next loop turn */
+	int waiting_retry;
+	double retry_at; /* monotonic */
+	int busy;	 /* a request is out */
+	size_t committed_since_flush;
 
-	struct spool_batch	 batch;
-	unsigned char		*batch_ids;	/* ids in claim order */
-	struct json_out		 body;
-	struct json_out		 gz;
-	double			 started;	/* monotonic, of the request */
-	char			 idem_key[65];
-	char			 budget_day[16];
+	struct spool_batch batch;
+	unsigned char *batch_ids; /* ids in claim order */
+	struct json_out body;
+	struct json_out gz;
+	double started; /* monotonic, of the request */
+	char idem_key[65];
+	char budget_day[16];
 
-	struct uplink_stats	 st;
-	char			 last_error[256];
-	uint64_t		 rng;
+	struct uplink_stats st;
+	char last_error[256];
+	uint64_t rng;
 };
 
-static void	uplink_flush_timer_cb(evutil_socket_t, short, void *);
-static void	uplink_retry_timer_cb(evutil_socket_t, short, void *);
-static void	uplink_response_cb(const struct http_result *, void *);
+static void uplink_flush_timer_cb(evutil_socket_t, short, void *);
+static void uplink_retry_timer_cb(evutil_socket_t, short, void *);
+static void uplink_response_cb(const struct http_result *, void *);
 
-static const char *const uplink_state_names[] = { "disabled",
-	"disconnected", "connecting", "connected", "error" };
+static const char *const uplink_state_names[] = { "disabled", "disconnected",
+	"connecting", "connected", "error" };
 static const char *const uplink_breaker_names[] = { "closed", "open",
 	"half_open" };
 
@@ -98,7 +98,7 @@ uplink_breaker_name(enum uplink_breaker b)
 static double
 uplink_wall(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -107,7 +107,7 @@ uplink_wall(void)
 static double
 uplink_mono(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -116,7 +116,7 @@ uplink_mono(void)
 static struct timeval
 uplink_tv(double s)
 {
-	struct timeval	 tv;
+	struct timeval tv;
 
 	if (s < 0)
 		s = 0;
@@ -150,19 +150,19 @@ uplink_set_breaker(struct uplink *u, enum uplink_breaker b)
 static int
 uplink_link_down(void)
 {
-	DIR		*d;
-	struct dirent	*de;
-	char		 path[300], c = '0';
-	FILE		*f;
-	int		 seen = 0, up = 0;
+	DIR *d;
+	struct dirent *de;
+	char path[300], c = '0';
+	FILE *f;
+	int seen = 0, up = 0;
 
 	if ((d = opendir("/sys/class/net")) == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL && !up) {
 		if (de->d_name[0] == '.' || strcmp(de->d_name, "lo") == 0)
 			continue;
-		snprintf(path, sizeof path, "/sys/class/net/%s/carrier",
-		    de->d_name);
+		snprintf(
+		    path, sizeof path, "/sys/class/net/%s/carrier", de->d_name);
 		if ((f = fopen(path, "r")) == NULL)
 			continue;
 		seen = 1;
@@ -188,8 +188,8 @@ uplink_random(struct uplink *u)
 static double
 uplink_backoff_s(struct uplink *u)
 {
-	unsigned long long	 n = u->st.consecutive_failures;
-	double			 d = u->base_delay_s;
+	unsigned long long n = u->st.consecutive_failures;
+	double d = u->base_delay_s;
 
 	while (n-- > 1 && d < u->max_delay_s)
 		d *= 2;
@@ -203,7 +203,7 @@ uplink_backoff_s(struct uplink *u)
 static void
 uplink_arm_retry(struct uplink *u, double delay_s)
 {
-	struct timeval	 tv = uplink_tv(delay_s);
+	struct timeval tv = uplink_tv(delay_s);
 
 	u->waiting_retry = 1;
 	u->retry_at = uplink_mono() + delay_s;
@@ -215,7 +215,7 @@ static void
 uplink_fail(struct uplink *u, const char *layer, const char *reason,
     long long retry_after_s)
 {
-	double	 delay;
+	double delay;
 
 	u->st.consecutive_failures++;
 	snprintf(u->last_error, sizeof u->last_error, "%s", reason);
@@ -242,8 +242,10 @@ static void
 uplink_succeed(struct uplink *u)
 {
 	if (u->st.consecutive_failures > 0)
-		log_info("uplink", "collector reachable again after %llu "
-		    "failures", u->st.consecutive_failures);
+		log_info("uplink",
+		    "collector reachable again after %llu "
+		    "failures",
+		    u->st.consecutive_failures);
 	u->st.consecutive_failures = 0;
 	u->st.last_success = uplink_wall();
 	uplink_set_breaker(u, UPLINK_BREAKER_CLOSED);
@@ -254,9 +256,9 @@ uplink_succeed(struct uplink *u)
 static void
 uplink_budget_roll(struct uplink *u)
 {
-	char		 day[16], buf[32];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
+	char day[16], buf[32];
+	time_t now = time(NULL);
+	struct tm tm;
 
 	gmtime_r(&now, &tm);
 	strftime(day, sizeof day, "%Y-%m-%d", &tm);
@@ -281,8 +283,8 @@ uplink_budget_priority(struct uplink *u)
 	uplink_budget_roll(u);
 	if (u->st.budget_used >= u->budget_bytes)
 		return PRIORITY_CRITICAL;
-	if (u->st.budget_used >= (long long)(u->budget_bytes *
-	    UPLINK_BUDGET_SOFT))
+	if (u->st.budget_used >=
+	    (long long)(u->budget_bytes * UPLINK_BUDGET_SOFT))
 		return PRIORITY_HIGH;
 	return PRIORITY_LOW;
 }
@@ -290,7 +292,7 @@ uplink_budget_priority(struct uplink *u)
 static void
 uplink_budget_spend(struct uplink *u, uint64_t bytes)
 {
-	char	 buf[32];
+	char buf[32];
 
 	if (u->budget_bytes <= 0)
 		return;
@@ -302,7 +304,7 @@ uplink_budget_spend(struct uplink *u, uint64_t bytes)
 static void
 uplink_encode_cb(void *arg, const struct encode_record *r)
 {
-	struct uplink	*u = arg;
+	struct uplink *u = arg;
 
 	memcpy(u->batch_ids + (u->batch.count - 1) * RECORD_ID_LEN, r->id,
 	    RECORD_ID_LEN);
@@ -316,13 +318,13 @@ uplink_encode_cb(void *arg, const struct encode_record *r)
 static void
 uplink_send_batch(struct uplink *u)
 {
-	const char		*headers[6];
-	struct http_request	 req;
-	unsigned char		 key[RECORD_ID_LEN];
-	char			 idem[96], err[256];
-	const void		*body;
-	size_t			 body_len, nh = 0;
-	long long		 n;
+	const char *headers[6];
+	struct http_request req;
+	unsigned char key[RECORD_ID_LEN];
+	char idem[96], err[256];
+	const void *body;
+	size_t body_len, nh = 0;
+	long long n;
 
 	json_out_reset(&u->body);
 	if (u->format == CLOUD_FORMAT_JSON)
@@ -349,9 +351,9 @@ uplink_send_batch(struct uplink *u)
 	recid_sha256(u->batch_ids, u->batch.count * RECORD_ID_LEN, key);
 	recid_hex(key, u->idem_key);
 	snprintf(idem, sizeof idem, "Idempotency-Key: %s", u->idem_key);
-	headers[nh++] = u->format == CLOUD_FORMAT_JSON ?
-	    "Content-Type: application/json" :
-	    "Content-Type: text/plain; charset=utf-8";
+	headers[nh++] = u->format == CLOUD_FORMAT_JSON
+	    ? "Content-Type: application/json"
+	    : "Content-Type: text/plain; charset=utf-8";
 	headers[nh++] = idem;
 	if (u->auth_header != NULL)
 		headers[nh++] = u->auth_header;
@@ -367,8 +369,8 @@ uplink_send_batch(struct uplink *u)
 		uplink_set_state(u, UPLINK_CONNECTING);
 	u->started = uplink_mono();
 	u->st.in_flight = u->batch.count;
-	if (http_client_request(u->http, &req, uplink_response_cb, u, err,
-	    sizeof err) == -1) {
+	if (http_client_request(
+		u->http, &req, uplink_response_cb, u, err, sizeof err) == -1) {
 		long long dead;
 
 		u->st.in_flight = 0;
@@ -386,13 +388,13 @@ uplink_send_batch(struct uplink *u)
 static void
 uplink_observe_duration(struct uplink *u, double s)
 {
-	int	 i;
+	int i;
 
 	u->st.duration_sum += s;
 	for (i = 0; i < UPLINK_DURATION_BUCKETS; i++)
 		if (s <= uplink_duration_bounds[i])
 			u->st.duration_counts[i]++;
-	u->st.duration_counts[UPLINK_DURATION_BUCKETS]++;	/* +Inf */
+	u->st.duration_counts[UPLINK_DURATION_BUCKETS]++; /* +Inf */
 }
 
 static int
@@ -404,11 +406,11 @@ uplink_status_retryable(int status)
 static void
 uplink_response_cb(const struct http_result *res, void *arg)
 {
-	struct uplink	*u = arg;
-	char		 reason[320];
-	long long	 dead = 0;
-	size_t		 sent = u->batch.count;
-	struct timeval	 now = { 0, 0 };
+	struct uplink *u = arg;
+	char reason[320];
+	long long dead = 0;
+	size_t sent = u->batch.count;
+	struct timeval now = { 0, 0 };
 
 	u->busy = 0;
 	u->st.in_flight = 0;
@@ -421,22 +423,27 @@ uplink_response_cb(const struct http_result *res, void *arg)
 		u->st.records_dead += (unsigned long long)dead;
 		u->st.uploads[UPLINK_RESULT_ERROR]++;
 		if ((res->layer == HTTP_LAYER_TCP ||
-		    res->layer == HTTP_LAYER_DNS) && uplink_link_down())
-			uplink_fail(u, "link", "no carrier on any network "
-			    "interface", -1);
-		else
-			uplink_fail(u, http_layer_name(res->layer), res->error,
+			res->layer == HTTP_LAYER_DNS) &&
+		    uplink_link_down())
+			uplink_fail(u, "link",
+			    "no carrier on any network "
+			    "interface",
 			    -1);
+		else
+			uplink_fail(
+			    u, http_layer_name(res->layer), res->error, -1);
 		return;
 	}
 	if (res->status / 100 == 2) {
 		if (spool_ack(u->spool, &u->batch, uplink_wall()) == -1)
-			log_error("uplink", "batch accepted but not marked "
+			log_error("uplink",
+			    "batch accepted but not marked "
 			    "sent: it will be sent again");
 		u->st.uploads[UPLINK_RESULT_OK]++;
 		u->st.records_sent += sent;
-		u->st.bytes_sent += u->compress == CLOUD_COMPRESS_GZIP ?
-		    u->gz.len : u->body.len;
+		u->st.bytes_sent += u->compress == CLOUD_COMPRESS_GZIP
+		    ? u->gz.len
+		    : u->body.len;
 		uplink_succeed(u);
 		if (sent == u->batch_size) {
 			/* More may wait: go on at the next loop turn. */
@@ -458,9 +465,11 @@ uplink_response_cb(const struct http_result *res, void *arg)
 	spool_reject(u->spool, &u->batch);
 	u->st.records_dead += sent;
 	u->st.uploads[UPLINK_RESULT_REJECTED]++;
-	log_error("uplink", "collector rejected %zu records with HTTP %d: "
-	    "dead-lettered", sent, res->status);
-	uplink_succeed(u);	/* the collector is up and answering */
+	log_error("uplink",
+	    "collector rejected %zu records with HTTP %d: "
+	    "dead-lettered",
+	    sent, res->status);
+	uplink_succeed(u); /* the collector is up and answering */
 	evtimer_add(u->again, &now);
 }
 
@@ -470,7 +479,7 @@ uplink_flush(struct uplink *u, const char *reason)
 	if (u == NULL || u->st.state == UPLINK_DISABLED || u->busy)
 		return;
 	if (u->waiting_retry)
-		return;	/* backoff or open breaker decides when */
+		return; /* backoff or open breaker decides when */
 	u->committed_since_flush = 0;
 	log_debug("uplink", "flush: %s", reason);
 	uplink_send_batch(u);
@@ -501,20 +510,21 @@ uplink_again_cb(evutil_socket_t fd, short what, void *arg)
 static void
 uplink_retry_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct uplink	*u = arg;
+	struct uplink *u = arg;
 
 	u->waiting_retry = 0;
 	if (u->st.breaker == UPLINK_BREAKER_OPEN)
 		uplink_set_breaker(u, UPLINK_BREAKER_HALF_OPEN);
-	uplink_flush(u, u->st.breaker == UPLINK_BREAKER_HALF_OPEN ?
-	    "breaker probe" : "retry");
+	uplink_flush(u,
+	    u->st.breaker == UPLINK_BREAKER_HALF_OPEN ? "breaker probe"
+						      : "retry");
 }
 
 /* Reads the [cloud] settings; the TLS material is loaded by the caller. */
 static void
 uplink_apply(struct uplink *u, const struct config *cfg)
 {
-	struct timeval	 tv;
+	struct timeval tv;
 
 	free(u->agent_id);
 	u->agent_id = xstrdup(cfg->agent.id);
@@ -532,8 +542,8 @@ uplink_apply(struct uplink *u, const struct config *cfg)
 	u->base_delay_s = cfg->cloud.retry.base_delay_s;
 	u->max_delay_s = cfg->cloud.retry.max_delay_s;
 	u->jitter = cfg->cloud.retry.jitter;
-	u->failure_threshold = (unsigned long long)
-	    cfg->cloud.breaker.failure_threshold;
+	u->failure_threshold =
+	    (unsigned long long)cfg->cloud.breaker.failure_threshold;
 	u->recovery_timeout_s = cfg->cloud.breaker.recovery_timeout_s;
 	u->budget_bytes = (long long)(cfg->cloud.daily_budget_mb * 1048576.0);
 	u->st.budget_bytes = u->budget_bytes;
@@ -551,7 +561,7 @@ uplink_apply(struct uplink *u, const struct config *cfg)
 static struct http_client *
 uplink_http_new(struct uplink *u, const struct config *cfg)
 {
-	struct http_client_options	 o;
+	struct http_client_options o;
 
 	memset(&o, 0, sizeof o);
 	o.tls = u->tls;
@@ -567,18 +577,18 @@ uplink_http_new(struct uplink *u, const struct config *cfg)
 static struct tlsio_config *
 uplink_tls_new(const struct config *cfg, char **cause)
 {
-	struct tlsio_params	 p;
-	struct tlsio_config	*tls;
-	char			 err[256];
+	struct tlsio_params p;
+	struct tlsio_config *tls;
+	char err[256];
 
 	if (strncmp(cfg->cloud.endpoint, "https://", 8) != 0)
 		return NULL;
 	memset(&p, 0, sizeof p);
 	p.ca_file = cfg->cloud.ca_file;
-	p.client_cert = cfg->cloud.client_cert[0] != '\0' ?
-	    cfg->cloud.client_cert : NULL;
-	p.client_key = cfg->cloud.client_key[0] != '\0' ?
-	    cfg->cloud.client_key : NULL;
+	p.client_cert =
+	    cfg->cloud.client_cert[0] != '\0' ? cfg->cloud.client_cert : NULL;
+	p.client_key =
+	    cfg->cloud.client_key[0] != '\0' ? cfg->cloud.client_key : NULL;
 	p.insecure = cfg->cloud.insecure;
 	if ((tls = tlsio_config_new(&p, err, sizeof err)) == NULL)
 		xasprintf(cause, "cloud TLS: %s", err);
@@ -589,7 +599,7 @@ struct uplink *
 uplink_new(struct event_base *base, struct store *store, struct spool *sp,
     const struct config *cfg, char **cause)
 {
-	struct uplink	*u = xcalloc(1, sizeof *u);
+	struct uplink *u = xcalloc(1, sizeof *u);
 
 	u->base = base;
 	u->store = store;
@@ -601,8 +611,8 @@ uplink_new(struct event_base *base, struct store *store, struct spool *sp,
 	    (uint64_t)clock();
 	if (u->rng == 0)
 		u->rng = 1;
-	u->flush_timer = event_new(base, -1, EV_PERSIST, uplink_flush_timer_cb,
-	    u);
+	u->flush_timer =
+	    event_new(base, -1, EV_PERSIST, uplink_flush_timer_cb, u);
 	u->retry_timer = evtimer_new(base, uplink_retry_timer_cb, u);
 	u->again = evtimer_new(base, uplink_again_cb, u);
 	if (!cfg->cloud.enabled) {
@@ -614,7 +624,8 @@ uplink_new(struct event_base *base, struct store *store, struct spool *sp,
 	    (u->tls = uplink_tls_new(cfg, cause)) == NULL)
 		goto fail;
 	if (cfg->cloud.insecure)
-		log_warn("uplink", "cloud.insecure = true: plain http and "
+		log_warn("uplink",
+		    "cloud.insecure = true: plain http and "
 		    "unverified certificates are accepted for %s",
 		    cfg->cloud.endpoint);
 	if (u->tls != NULL) {
@@ -633,7 +644,7 @@ fail:
 int
 uplink_reconfigure(struct uplink *u, const struct config *cfg, char **cause)
 {
-	struct tlsio_config	*tls = NULL;
+	struct tlsio_config *tls = NULL;
 
 	if (cfg->cloud.enabled && (tls = uplink_tls_new(cfg, cause)) == NULL &&
 	    *cause != NULL)
@@ -697,8 +708,8 @@ void
 uplink_stats(const struct uplink *u, struct uplink_stats *out)
 {
 	*out = u->st;
-	out->next_attempt_in_s = u->waiting_retry ?
-	    u->retry_at - uplink_mono() : -1;
+	out->next_attempt_in_s =
+	    u->waiting_retry ? u->retry_at - uplink_mono() : -1;
 	if (u->tls != NULL) {
 		out->ca_expiry = tlsio_config_ca_expiry(u->tls);
 		out->cert_expiry = tlsio_config_cert_expiry(u->tls);

@@ -13,15 +13,14 @@
 static void
 xmalloc_die(const char *what, size_t size)
 {
-	fprintf(stderr, "outpost: %s: out of memory (%zu bytes)\n", what,
-	    size);
+	fprintf(stderr, "outpost: %s: out of memory (%zu bytes)\n", what, size);
 	abort();
 }
 
 void *
 xmalloc(size_t size)
 {
-	void	*p;
+	void *p;
 
 	if (size == 0)
 		size = 1;
@@ -33,7 +32,7 @@ xmalloc(size_t size)
 void *
 xcalloc(size_t n, size_t size)
 {
-	void	*p;
+	void *p;
 
 	if (n == 0 || size == 0)
 		n = size = 1;
@@ -45,7 +44,7 @@ xcalloc(size_t n, size_t size)
 void *
 xreallocarray(void *old, size_t n, size_t size)
 {
-	void	*p;
+	void *p;
 
 	if (n == 0 || size == 0)
 		n = size = 1;
@@ -65,8 +64,8 @@ xstrdup(const char *s)
 char *
 xstrndup(const char *s, size_t n)
 {
-	size_t	 len = strnlen(s, n);
-	char	*p = xmalloc(len + 1);
+	size_t len = strnlen(s, n);
+	char *p = xmalloc(len + 1);
 
 	memcpy(p, s, len);
 	p[len] = '\0';
@@ -76,7 +75,7 @@ xstrndup(const char *s, size_t n)
 int
 xvasprintf(char **ret, const char *fmt, va_list ap)
 {
-	int	 n;
+	int n;
 
 	if ((n = vasprintf(ret, fmt, ap)) < 0)
 		xmalloc_die("xvasprintf", 0);
@@ -86,8 +85,8 @@ xvasprintf(char **ret, const char *fmt, va_list ap)
 int
 xasprintf(char **ret, const char *fmt, ...)
 {
-	va_list	 ap;
-	int	 n;
+	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
 	n = xvasprintf(ret, fmt, ap);
@@ -98,10 +97,10 @@ xasprintf(char **ret, const char *fmt, ...)
 size_t
 xstrlcpy(char *dst, const char *src, size_t size)
 {
-	size_t	 len = strlen(src);
+	size_t len = strlen(src);
 
 	if (size > 0) {
-		size_t	 n = len < size - 1 ? len : size - 1;
+		size_t n = len < size - 1 ? len : size - 1;
 
 		memcpy(dst, src, n);
 		dst[n] = '\0';

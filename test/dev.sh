@@ -11,7 +11,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 build_pkgs="build-essential cmake pkg-config libevent-dev libsqlite3-dev
 	libmbedtls-dev zlib1g-dev"
-test_pkgs="libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev sqlite3
+test_pkgs="libcmocka-dev clang clang-format libclang-rt-14-dev libfuzzer-14-dev sqlite3
 	curl openssl python3 mosquitto mosquitto-clients nginx prometheus
 	victoria-metrics procps iproute2"
 
@@ -66,6 +66,8 @@ run)
 	;;
 test)
 	dev_install $build_pkgs $test_pkgs
+	echo "format: clang-format --dry-run on every C file"
+	git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
 	dev_build "$top/build" -DOUTPOST_WERROR=ON
 	dev_fuzz
 	# Last, so its summary is the closing line CI reads.

@@ -38,7 +38,7 @@ fuzz_parse(struct http_response *r, const uint8_t *data, size_t len,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct http_response_limits small = {256, 8, 512};
+	struct http_response_limits small = { 256, 8, 512 };
 	struct http_response *a, *b;
 	enum http_response_result ra, rb;
 	const unsigned char *ba, *bb;

@@ -18,8 +18,8 @@
 
 #include "config.h"
 
-static const char *const sim_waveforms[] = {
-    "sine", "random_walk", "step", "noise", NULL};
+static const char *const sim_waveforms[] = { "sine", "random_walk", "step",
+	"noise", NULL };
 
 /* Reads the sim and system adapters' keys the way those adapters do. */
 static void
@@ -115,7 +115,7 @@ static void
 assert_one_error(const char *text, const char *err)
 {
 	struct config *cfg = load(text);
-	const char *const want[] = {err, NULL};
+	const char *const want[] = { err, NULL };
 
 	assert_errors(cfg, want);
 	config_free(cfg);
@@ -317,16 +317,16 @@ test_unknown_keys(void **state)
 	    "sensor = \"s\"\nabove = 1\nhysteresis = 0.5\n";
 	struct config *cfg;
 	double h;
-	const char *const want[] = {"t.toml:1: unknown key 'top' at top level",
-	    "t.toml:2: unknown key 'z' in [logging]",
-	    "t.toml:4: unknown key 'foo' in [store]",
-	    "t.toml:5: unknown section [bogus]",
-	    "t.toml:7: unknown section [cloud.extra]",
-	    "t.toml:9: unknown section [[widget]]",
-	    "t.toml:13: unknown key 'colour' in [[device]] 'hold'",
-	    "t.toml:14: unknown key 'x' in [[device]] 'hold'",
-	    "t.toml:19: unknown key 'hysteresis' in [[rule]] 'r'",
-	    "t.toml:20: unknown section [a]", NULL};
+	const char *const want[] = { "t.toml:1: unknown key 'top' at top level",
+		"t.toml:2: unknown key 'z' in [logging]",
+		"t.toml:4: unknown key 'foo' in [store]",
+		"t.toml:5: unknown section [bogus]",
+		"t.toml:7: unknown section [cloud.extra]",
+		"t.toml:9: unknown section [[widget]]",
+		"t.toml:13: unknown key 'colour' in [[device]] 'hold'",
+		"t.toml:14: unknown key 'x' in [[device]] 'hold'",
+		"t.toml:19: unknown key 'hysteresis' in [[rule]] 'r'",
+		"t.toml:20: unknown section [a]", NULL };
 
 	cfg = load("top = 1\n"
 		   "logging.z = 1\n"
@@ -368,28 +368,29 @@ test_wrong_types_and_ranges(void **state)
 {
 	struct config *cfg;
 	const char *const want[] = {
-	    "t.toml:1: [sensors]: expected a table, got integer",
-	    "t.toml:3: [store] max_db_mb: expected integer, got string",
-	    "t.toml:4: [store] retention_hours: -1 is out of range "
-	    "(0..87600)",
-	    "t.toml:5: [store] commit_interval: 0 is out of range "
-	    "(0.001..60)",
-	    "t.toml:6: [store] commit_max: expected integer, got float",
-	    "t.toml:7: [store] durability: 'fast' is not one of normal, "
-	    "full",
-	    "t.toml:9: [logging] level: expected string, got integer",
-	    "t.toml:11: [health] listen: 'localhost' is not host:port "
-	    "(port 0..65535, IPv6 as [addr]:port)",
-	    "t.toml:12: [health] timeout: 0.05 is out of range (0.1..3600)",
-	    "t.toml:14: [cloud] batch_size: 0 is out of range (1..100000)",
-	    "t.toml:15: [cloud] insecure: expected boolean, got string",
-	    "t.toml:17: [cloud.retry] base_delay: expected number, got "
-	    "boolean",
-	    "t.toml:19: [privacy] deny: element 2: expected string, got "
-	    "integer",
-	    "t.toml:20: [privacy] allow: expected array of strings, got "
-	    "string",
-	    "t.toml:21: [privacy] redact_meta: element 1 is empty", NULL};
+		"t.toml:1: [sensors]: expected a table, got integer",
+		"t.toml:3: [store] max_db_mb: expected integer, got string",
+		"t.toml:4: [store] retention_hours: -1 is out of range "
+		"(0..87600)",
+		"t.toml:5: [store] commit_interval: 0 is out of range "
+		"(0.001..60)",
+		"t.toml:6: [store] commit_max: expected integer, got float",
+		"t.toml:7: [store] durability: 'fast' is not one of normal, "
+		"full",
+		"t.toml:9: [logging] level: expected string, got integer",
+		"t.toml:11: [health] listen: 'localhost' is not host:port "
+		"(port 0..65535, IPv6 as [addr]:port)",
+		"t.toml:12: [health] timeout: 0.05 is out of range (0.1..3600)",
+		"t.toml:14: [cloud] batch_size: 0 is out of range (1..100000)",
+		"t.toml:15: [cloud] insecure: expected boolean, got string",
+		"t.toml:17: [cloud.retry] base_delay: expected number, got "
+		"boolean",
+		"t.toml:19: [privacy] deny: element 2: expected string, got "
+		"integer",
+		"t.toml:20: [privacy] allow: expected array of strings, got "
+		"string",
+		"t.toml:21: [privacy] redact_meta: element 1 is empty", NULL
+	};
 
 	cfg = load("sensors = 1\n"
 		   "[store]\n"
@@ -522,32 +523,33 @@ test_device_and_rule_checks(void **state)
 {
 	struct config *cfg;
 	const char *const want[] = {
-	    "t.toml:1: [[device]]: missing required key 'name'",
-	    "t.toml:1: [[device]]: missing required key 'type'",
-	    "t.toml:4: [[device]] name: 'bad name' must be 1 to 47 "
-	    "characters of A-Z a-z 0-9 _ . -",
-	    "t.toml:8: [[device]] 'a' priority: 'urgent' is not one of "
-	    "critical, high, normal, low",
-	    "t.toml:9: [[device]] 'a' interval: 0 is out of range "
-	    "(0.001..86400)",
-	    "t.toml:10: [[device]] 'a' unit: 'sixteen-bytes-xx' is longer "
-	    "than 15 bytes",
-	    "t.toml:11: [[device]] 'a' buffer: 0 is out of range "
-	    "(1..1000000)",
-	    "t.toml:14: [[device]] name: duplicate device name 'a' (first "
-	    "on line 5)",
-	    "t.toml:18: [[device]] 'b' sensor: 'a b' must be 1 to 63 "
-	    "characters of A-Z a-z 0-9 _ . - : /",
-	    "t.toml:19: [[rule]]: missing required key 'name'",
-	    "t.toml:19: [[rule]]: missing required key 'sensor'",
-	    "t.toml:19: [[rule]]: needs 'above' or 'below'",
-	    "t.toml:23: [[rule]] 'r' above: expected number, got string",
-	    "t.toml:24: [[rule]] 'r' for: -1 is out of range (0..86400)",
-	    "t.toml:25: [[rule]] 'r' severity: 'bad' is not one of "
-	    "critical, high, normal, low",
-	    "t.toml:29: [[rule]] name: duplicate rule name 'r' (first on "
-	    "line 20)",
-	    NULL};
+		"t.toml:1: [[device]]: missing required key 'name'",
+		"t.toml:1: [[device]]: missing required key 'type'",
+		"t.toml:4: [[device]] name: 'bad name' must be 1 to 47 "
+		"characters of A-Z a-z 0-9 _ . -",
+		"t.toml:8: [[device]] 'a' priority: 'urgent' is not one of "
+		"critical, high, normal, low",
+		"t.toml:9: [[device]] 'a' interval: 0 is out of range "
+		"(0.001..86400)",
+		"t.toml:10: [[device]] 'a' unit: 'sixteen-bytes-xx' is longer "
+		"than 15 bytes",
+		"t.toml:11: [[device]] 'a' buffer: 0 is out of range "
+		"(1..1000000)",
+		"t.toml:14: [[device]] name: duplicate device name 'a' (first "
+		"on line 5)",
+		"t.toml:18: [[device]] 'b' sensor: 'a b' must be 1 to 63 "
+		"characters of A-Z a-z 0-9 _ . - : /",
+		"t.toml:19: [[rule]]: missing required key 'name'",
+		"t.toml:19: [[rule]]: missing required key 'sensor'",
+		"t.toml:19: [[rule]]: needs 'above' or 'below'",
+		"t.toml:23: [[rule]] 'r' above: expected number, got string",
+		"t.toml:24: [[rule]] 'r' for: -1 is out of range (0..86400)",
+		"t.toml:25: [[rule]] 'r' severity: 'bad' is not one of "
+		"critical, high, normal, low",
+		"t.toml:29: [[rule]] name: duplicate rule name 'r' (first on "
+		"line 20)",
+		NULL
+	};
 
 	cfg = load("[[device]]\n"
 		   "[[device]]\n"
@@ -598,12 +600,12 @@ test_errors_sorted_and_collected(void **state)
 				   "late = 2\n"
 				   "[store.more]\n";
 	struct config *cfg;
-	const char *const want[] = {"t.toml:2: unknown key 'early' in [store]",
-	    "t.toml:3: [store] max_db_mb: expected integer, got boolean",
-	    "t.toml:5: [logging] level: 'loud' is not one of debug, info, "
-	    "warn, error",
-	    "t.toml:6: unknown key 'late' in [logging]",
-	    "t.toml:7: unknown section [store.more]", NULL};
+	const char *const want[] = { "t.toml:2: unknown key 'early' in [store]",
+		"t.toml:3: [store] max_db_mb: expected integer, got boolean",
+		"t.toml:5: [logging] level: 'loud' is not one of debug, info, "
+		"warn, error",
+		"t.toml:6: unknown key 'late' in [logging]",
+		"t.toml:7: unknown section [store.more]", NULL };
 
 	cfg = config_load_text(text, sizeof text - 1, "t.toml", NULL);
 	assert_non_null(cfg);
@@ -847,11 +849,11 @@ test_print_round_trip(void **state)
 	    "cpu = false\n";
 	struct config *a, *b;
 	char *out1, *out2, *cause = NULL;
-	const char *order[] = {"\n[agent]\n", "\n[logging]\n", "\n[store]\n",
-	    "\n[health]\n", "\n[cloud]\n", "\n[cloud.retry]\n",
-	    "\n[cloud.breaker]\n", "\n[cloud.ttl]\n", "\n[sensors]\n",
-	    "\n[privacy]\n", "\n[[device]]\nname = \"hold\"",
-	    "\n[[device]]\nname = \"sys\"", "\n[[rule]]\n", NULL};
+	const char *order[] = { "\n[agent]\n", "\n[logging]\n", "\n[store]\n",
+		"\n[health]\n", "\n[cloud]\n", "\n[cloud.retry]\n",
+		"\n[cloud.breaker]\n", "\n[cloud.ttl]\n", "\n[sensors]\n",
+		"\n[privacy]\n", "\n[[device]]\nname = \"hold\"",
+		"\n[[device]]\nname = \"sys\"", "\n[[rule]]\n", NULL };
 	const char *prev, *at;
 	size_t i;
 
@@ -1071,19 +1073,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_values_and_devices),
-	    cmocka_unit_test(test_unknown_keys),
-	    cmocka_unit_test(test_wrong_types_and_ranges),
-	    cmocka_unit_test(test_cloud_checks),
-	    cmocka_unit_test(test_device_and_rule_checks),
-	    cmocka_unit_test(test_errors_sorted_and_collected),
-	    cmocka_unit_test(test_env_expansion),
-	    cmocka_unit_test(test_secrets_masked),
-	    cmocka_unit_test(test_print_round_trip),
-	    cmocka_unit_test(test_embedded_default),
-	    cmocka_unit_test(test_reference_file),
-	    cmocka_unit_test(test_load_failures),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values_and_devices),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_wrong_types_and_ranges),
+		cmocka_unit_test(test_cloud_checks),
+		cmocka_unit_test(test_device_and_rule_checks),
+		cmocka_unit_test(test_errors_sorted_and_collected),
+		cmocka_unit_test(test_env_expansion),
+		cmocka_unit_test(test_secrets_masked),
+		cmocka_unit_test(test_print_round_trip),
+		cmocka_unit_test(test_embedded_default),
+		cmocka_unit_test(test_reference_file),
+		cmocka_unit_test(test_load_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,9 +29,9 @@ record_reading(struct encode_record *r)
 static void
 test_json_document_matches_contract(void **state)
 {
-	struct json_out		 j;
-	struct encode_record	 r, e;
-	char			 hex[65];
+	struct json_out j;
+	struct encode_record r, e;
+	char hex[65];
 
 	json_out_init(&j);
 	record_reading(&r);
@@ -64,16 +64,16 @@ test_json_document_matches_contract(void **state)
 	/* begin resets: the same buffer serves the next batch. */
 	encode_json_begin(&j, "a\"b", 1);
 	encode_json_end(&j);
-	assert_string_equal(j.buf,
-	    "{\"agent\":\"a\\\"b\",\"sent_at\":1,\"records\":[]}");
+	assert_string_equal(
+	    j.buf, "{\"agent\":\"a\\\"b\",\"sent_at\":1,\"records\":[]}");
 	json_out_free(&j);
 }
 
 static void
 test_influx_lines(void **state)
 {
-	struct json_out		 j;
-	struct encode_record	 r;
+	struct json_out j;
+	struct encode_record r;
 
 	json_out_init(&j);
 	record_reading(&r);
@@ -95,11 +95,11 @@ test_influx_lines(void **state)
 static void
 test_gzip_round_trip(void **state)
 {
-	struct json_out		 plain, gz;
-	struct encode_record	 r;
-	unsigned char		*back;
-	z_stream		 zs;
-	int			 i;
+	struct json_out plain, gz;
+	struct encode_record r;
+	unsigned char *back;
+	z_stream zs;
+	int i;
 
 	json_out_init(&plain);
 	json_out_init(&gz);

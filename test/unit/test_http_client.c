@@ -296,8 +296,8 @@ s_server_start(struct ctx *x, const char *cert)
 {
 	struct server *s = &x->srv[x->nsrv++];
 	char accept[64], crt[320], key[320], log[320];
-	char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", crt,
-	    "-key", key, "-www", "-quiet", NULL};
+	char *argv[] = { "openssl", "s_server", "-accept", accept, "-cert", crt,
+		"-key", key, "-www", "-quiet", NULL };
 
 	s->port = free_port();
 	snprintf(accept, sizeof accept, "127.0.0.1:%d", s->port);
@@ -492,7 +492,7 @@ request(struct ctx *x, const char *method, const char *url,
     const char *const *headers, const void *body, size_t body_len)
 {
 	struct http_request req;
-	struct timeval tv = {30, 0};
+	struct timeval tv = { 30, 0 };
 	struct event *guard;
 	char err[256];
 	int fired = 0;
@@ -606,8 +606,8 @@ test_request_refused(void **state)
 {
 	struct ctx *x = *state;
 	struct http_request req;
-	const char *bad_hdr[] = {"X-A: 1\r\nX-Injected: 2", NULL};
-	const char *own_hdr[] = {"content-length: 5", NULL};
+	const char *bad_hdr[] = { "X-A: 1\r\nX-Injected: 2", NULL };
+	const char *own_hdr[] = { "content-length: 5", NULL };
 	char err[256];
 
 	x->client = http_client_new(x->base, &x->opt);
@@ -646,8 +646,8 @@ test_plain_get_post(void **state)
 	struct server *s = collector_start(x, "ok", NULL);
 	const char body[] = "{\"agent\":\"t\",\"records\":["
 			    "{\"id\":\"aa11\"},{\"id\":\"bb22\"}]}";
-	const char *hdr[] = {"Content-Type: application/json",
-	    "Idempotency-Key: key-plain-1", NULL};
+	const char *hdr[] = { "Content-Type: application/json",
+		"Idempotency-Key: key-plain-1", NULL };
 	struct result *r;
 	char url[128], *stored;
 
@@ -686,7 +686,7 @@ test_https_verified_post(void **state)
 	struct ctx *x = *state;
 	struct server *s = collector_start(x, "ok", "cert=server", NULL);
 	const char body[] = "{\"records\":[{\"id\":\"cc33\"}]}";
-	const char *hdr[] = {"Idempotency-Key: key-tls-1", NULL};
+	const char *hdr[] = { "Idempotency-Key: key-tls-1", NULL };
 	struct result *r;
 	char url[128], *stored;
 
@@ -1550,34 +1550,34 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_url_parse),
-	    T(test_request_refused),
-	    T(test_plain_get_post),
-	    T(test_https_verified_post),
-	    T(test_keep_alive_reuse),
-	    T(test_session_resumption),
-	    T(test_unknown_ca),
-	    T(test_wrong_host),
-	    T(test_expired),
-	    T(test_insecure_accepts_unknown_ca),
-	    T(test_mutual_tls),
-	    T(test_certificate_rotation),
-	    T(test_config_errors),
-	    T(test_connect_refused),
-	    T(test_dns_failure),
-	    T(test_dns_timeout),
-	    T(test_own_dns_base),
-	    T(test_hang_times_out),
-	    T(test_reset_mid_response),
-	    T(test_chunked_response),
-	    T(test_statuses_and_retry_after),
-	    T(test_trickle),
-	    T(test_s_server_interop),
-	    T(test_server_restart_between_requests),
-	    T(test_stale_keep_alive_retried),
-	    T(test_free_in_callback_and_cancel),
-	    T(test_small_records_and_bandwidth_cap),
-	    T(test_tlsio_direct),
+		T(test_url_parse),
+		T(test_request_refused),
+		T(test_plain_get_post),
+		T(test_https_verified_post),
+		T(test_keep_alive_reuse),
+		T(test_session_resumption),
+		T(test_unknown_ca),
+		T(test_wrong_host),
+		T(test_expired),
+		T(test_insecure_accepts_unknown_ca),
+		T(test_mutual_tls),
+		T(test_certificate_rotation),
+		T(test_config_errors),
+		T(test_connect_refused),
+		T(test_dns_failure),
+		T(test_dns_timeout),
+		T(test_own_dns_base),
+		T(test_hang_times_out),
+		T(test_reset_mid_response),
+		T(test_chunked_response),
+		T(test_statuses_and_retry_after),
+		T(test_trickle),
+		T(test_s_server_interop),
+		T(test_server_restart_between_requests),
+		T(test_stale_keep_alive_retried),
+		T(test_free_in_callback_and_cancel),
+		T(test_small_records_and_bandwidth_cap),
+		T(test_tlsio_direct),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -245,20 +245,20 @@ test_keep_alive_rules(void **state)
 		const char *in;
 		int keep;
 	} cases[] = {
-	    {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1},
-	    {"HTTP/1.1 200 OK\r\nConnection: close\r\n"
-	     "Content-Length: 0\r\n\r\n",
-		0},
-	    {"HTTP/1.1 200 OK\r\nConnection: Upgrade, CLOSE\r\n"
-	     "Content-Length: 0\r\n\r\n",
-		0},
-	    {"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0},
-	    {"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n"
-	     "Content-Length: 0\r\n\r\n",
-		1},
-	    {"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
-	     "Content-Length: 0\r\n\r\n",
-		1},
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1 },
+		{ "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+		  "Content-Length: 0\r\n\r\n",
+		    0 },
+		{ "HTTP/1.1 200 OK\r\nConnection: Upgrade, CLOSE\r\n"
+		  "Content-Length: 0\r\n\r\n",
+		    0 },
+		{ "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0 },
+		{ "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n"
+		  "Content-Length: 0\r\n\r\n",
+		    1 },
+		{ "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
+		  "Content-Length: 0\r\n\r\n",
+		    1 },
 	};
 	struct outcome o;
 	struct http_response *r;
@@ -454,7 +454,7 @@ test_retry_after(void **state)
 static void
 test_limits(void **state)
 {
-	struct http_response_limits small = {64, 3, 10};
+	struct http_response_limits small = { 64, 3, 10 };
 	struct outcome o;
 	struct http_response *r;
 	static const char fits[] =
@@ -604,17 +604,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_content_length),
-	    cmocka_unit_test(test_chunked_extensions_trailers),
-	    cmocka_unit_test(test_chunked_without_trailers_then_next),
-	    cmocka_unit_test(test_keep_alive_rules),
-	    cmocka_unit_test(test_body_until_close),
-	    cmocka_unit_test(test_no_body_responses),
-	    cmocka_unit_test(test_interim_responses),
-	    cmocka_unit_test(test_lenient_forms),
-	    cmocka_unit_test(test_retry_after),
-	    cmocka_unit_test(test_limits),
-	    cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_content_length),
+		cmocka_unit_test(test_chunked_extensions_trailers),
+		cmocka_unit_test(test_chunked_without_trailers_then_next),
+		cmocka_unit_test(test_keep_alive_rules),
+		cmocka_unit_test(test_body_until_close),
+		cmocka_unit_test(test_no_body_responses),
+		cmocka_unit_test(test_interim_responses),
+		cmocka_unit_test(test_lenient_forms),
+		cmocka_unit_test(test_retry_after),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,7 @@
 static void
 test_nested_document(void **state)
 {
-	struct json_out	 j;
+	struct json_out j;
 
 	json_out_init(&j);
 	json_out_object_begin(&j, NULL);
@@ -37,11 +37,12 @@ test_nested_document(void **state)
 static void
 test_escapes(void **state)
 {
-	struct json_out	 j;
+	struct json_out j;
 
 	json_out_init(&j);
 	json_out_string(&j, NULL, "q\"b\\n\n\t\x01\x7f\xc3\xa9");
-	assert_string_equal(j.buf, "\"q\\\"b\\\\n\\n\\t\\u0001\\u007f\xc3\xa9\"");
+	assert_string_equal(
+	    j.buf, "\"q\\\"b\\\\n\\n\\t\\u0001\\u007f\xc3\xa9\"");
 	json_out_reset(&j);
 	json_out_stringn(&j, "k\"", "ab", 1);
 	assert_string_equal(j.buf, "\"k\\\"\":\"a\"");
@@ -51,10 +52,11 @@ test_escapes(void **state)
 static void
 test_numbers_round_trip(void **state)
 {
-	const double	 values[] = { 0.1, 4.2, -17.25, 1e-300, 1.7976931348623157e308,
-		123456789.123456789, 1e15, 3, -0.0, 2.0 / 3.0 };
-	char		 buf[32];
-	size_t		 i;
+	const double values[] = { 0.1, 4.2, -17.25, 1e-300,
+		1.7976931348623157e308, 123456789.123456789, 1e15, 3, -0.0,
+		2.0 / 3.0 };
+	char buf[32];
+	size_t i;
 
 	for (i = 0; i < sizeof values / sizeof *values; i++) {
 		json_out_format_double(buf, values[i]);
@@ -73,8 +75,8 @@ test_numbers_round_trip(void **state)
 static void
 test_large_output_grows(void **state)
 {
-	struct json_out	 j;
-	int		 i;
+	struct json_out j;
+	int i;
 
 	json_out_init(&j);
 	json_out_array_begin(&j, NULL);

@@ -13,8 +13,8 @@
 static char *
 log_capture(FILE *f)
 {
-	long	 n;
-	char	*s;
+	long n;
+	char *s;
 
 	fflush(f);
 	n = ftell(f);
@@ -27,7 +27,7 @@ log_capture(FILE *f)
 static int
 count_lines(const char *s)
 {
-	int	 n = 0;
+	int n = 0;
 
 	for (; *s != '\0'; s++)
 		n += *s == '\n';
@@ -37,8 +37,8 @@ count_lines(const char *s)
 static void
 test_json_line_and_levels(void **state)
 {
-	FILE	*f = tmpfile();
-	char	*out;
+	FILE *f = tmpfile();
+	char *out;
 
 	log_set_stream(f);
 	log_configure(LOG_INFO, LOG_FORMAT_JSON);
@@ -58,9 +58,9 @@ test_json_line_and_levels(void **state)
 static void
 test_repeats_are_counted(void **state)
 {
-	FILE	*f = tmpfile();
-	char	*out;
-	int	 i;
+	FILE *f = tmpfile();
+	char *out;
+	int i;
 
 	log_set_stream(f);
 	log_configure(LOG_DEBUG, LOG_FORMAT_TEXT);
@@ -73,7 +73,8 @@ test_repeats_are_counted(void **state)
 	log_flush();
 	out = log_capture(f);
 	assert_int_equal(count_lines(out), 3);
-	assert_non_null(strstr(out, "last message repeated: connect refused "
+	assert_non_null(strstr(out,
+	    "last message repeated: connect refused "
 	    "(repeated 4 times)"));
 	free(out);
 	fclose(f);
@@ -83,7 +84,7 @@ test_repeats_are_counted(void **state)
 static void
 test_level_names(void **state)
 {
-	enum log_level	 l;
+	enum log_level l;
 
 	assert_int_equal(log_level_parse("warn", &l), 0);
 	assert_int_equal(l, LOG_WARN);

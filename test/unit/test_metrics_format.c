@@ -30,18 +30,18 @@
 #include "sysinfo.h"
 
 struct fixture {
-	char		 dir[64];
-	struct agent	*ag;
-	sqlite3		*json;		/* json_extract for assertions */
+	char dir[64];
+	struct agent *ag;
+	sqlite3 *json; /* json_extract for assertions */
 };
 
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof *f);
-	struct config	*cfg;
-	char		 text[1024], *cause = NULL;
-	int		 n;
+	struct fixture *f = calloc(1, sizeof *f);
+	struct config *cfg;
+	char text[1024], *cause = NULL;
+	int n;
 
 	assert_non_null(f);
 	strcpy(f->dir, "/tmp/outpost-metrics.XXXXXX");
@@ -55,7 +55,8 @@ setup(void **state)
 	    "[[device]]\nname = \"hold\"\ntype = \"sim\"\n"
 	    "sensor = \"temp.hold\"\ninterval = 0.01\n"
 	    "[[device]]\nname = \"system\"\ntype = \"system\"\n"
-	    "interval = 0.05\n", f->dir);
+	    "interval = 0.05\n",
+	    f->dir);
 	assert_true(n > 0 && (size_t)n < sizeof text);
 	cfg = config_load_text(text, strlen(text), "unit.toml", &cause);
 	assert_non_null(cfg);
@@ -71,8 +72,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture	*f = *state;
-	char		 cmd[128];
+	struct fixture *f = *state;
+	char cmd[128];
 
 	agent_free(f->ag);
 	sqlite3_close(f->json);
@@ -86,7 +87,7 @@ teardown(void **state)
 static void
 run_for(struct fixture *f, double s)
 {
-	struct timeval	 tv;
+	struct timeval tv;
 
 	tv.tv_sec = (time_t)s;
 	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
@@ -98,12 +99,13 @@ run_for(struct fixture *f, double s)
 static const char *
 jget(struct fixture *f, const char *doc, const char *path)
 {
-	static char	 out[1024];
-	sqlite3_stmt	*s;
-	const char	*v;
+	static char out[1024];
+	sqlite3_stmt *s;
+	const char *v;
 
 	assert_int_equal(sqlite3_prepare_v2(f->json,
-	    "SELECT json_extract(?1, ?2)", -1, &s, NULL), SQLITE_OK);
+			     "SELECT json_extract(?1, ?2)", -1, &s, NULL),
+	    SQLITE_OK);
 	sqlite3_bind_text(s, 1, doc, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -116,11 +118,12 @@ jget(struct fixture *f, const char *doc, const char *path)
 static int
 jvalid(struct fixture *f, const char *doc)
 {
-	sqlite3_stmt	*s;
-	int		 ok;
+	sqlite3_stmt *s;
+	int ok;
 
-	assert_int_equal(sqlite3_prepare_v2(f->json, "SELECT json_valid(?1)",
-	    -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(f->json, "SELECT json_valid(?1)", -1, &s, NULL),
+	    SQLITE_OK);
 	sqlite3_bind_text(s, 1, doc, -1, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	ok = sqlite3_column_int(s, 0);
@@ -131,9 +134,9 @@ jvalid(struct fixture *f, const char *doc)
 static char *
 render_prometheus(struct fixture *f)
 {
-	struct evbuffer	*b = evbuffer_new();
-	size_t		 len;
-	char		*text;
+	struct evbuffer *b = evbuffer_new();
+	size_t len;
+	char *text;
 
 	metrics_render_prometheus(f->ag, b);
 	len = evbuffer_get_length(b);
@@ -149,8 +152,8 @@ render_prometheus(struct fixture *f)
 static double
 series(const char *text, const char *key)
 {
-	const char	*p = text;
-	size_t		 klen = strlen(key);
+	const char *p = text;
+	size_t klen = strlen(key);
 
 	while ((p = strstr(p, key)) != NULL) {
 		if ((p == text || p[-1] == '\n') && p[klen] == ' ')
@@ -170,9 +173,9 @@ name_char(int c, int first)
 static void
 check_sample(const char *line, char *name, size_t size)
 {
-	const char	*p = line;
-	char		*end;
-	size_t		 n = 0;
+	const char *p = line;
+	char *end;
+	size_t n = 0;
 
 	assert_true(name_char((unsigned char)*p, 1));
 	while (name_char((unsigned char)*p, 0) && n < size - 1)
@@ -219,20 +222,20 @@ check_sample(const char *line, char *name, size_t size)
 static void
 check_exposition(char *text)
 {
-	char	 family[128] = "", type[16] = "", name[128], seen[8192] = " ";
-	char	*line, *save = NULL, help_of[128] = "", key[136];
-	size_t	 nfamilies = 0, nsamples = 0, base;
+	char family[128] = "", type[16] = "", name[128], seen[8192] = " ";
+	char *line, *save = NULL, help_of[128] = "", key[136];
+	size_t nfamilies = 0, nsamples = 0, base;
 
 	for (line = strtok_r(text, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "# HELP ", 7) == 0) {
 			assert_int_equal(sscanf(line + 7, "%127s", help_of), 1);
 			assert_true(strlen(line) > 8 + strlen(help_of));
 			continue;
 		}
 		if (strncmp(line, "# TYPE ", 7) == 0) {
-			assert_int_equal(sscanf(line + 7, "%127s %15s", family,
-			    type), 2);
+			assert_int_equal(
+			    sscanf(line + 7, "%127s %15s", family, type), 2);
 			assert_string_equal(family, help_of);
 			assert_true(strcmp(type, "counter") == 0 ||
 			    strcmp(type, "gauge") == 0 ||
@@ -266,9 +269,9 @@ check_exposition(char *text)
 static void
 test_prometheus(void **state)
 {
-	struct fixture	*f = *state;
-	struct adapter	*a;
-	char		*text;
+	struct fixture *f = *state;
+	struct adapter *a;
+	char *text;
 
 	run_for(f, 0.3);
 	a = agent_adapter_at(f->ag, 0);
@@ -278,24 +281,26 @@ test_prometheus(void **state)
 	a->name = strdup("a\"b\\c\nd");
 
 	text = render_prometheus(f);
-	assert_non_null(strstr(text, "\noutpost_adapter_up{adapter="
+	assert_non_null(strstr(text,
+	    "\noutpost_adapter_up{adapter="
 	    "\"a\\\"b\\\\c\\nd\",type=\"sim\"} 1\n"));
 	assert_non_null(strstr(text,
 	    "# HELP outpost_info Version and id of this agent (always 1).\n"
 	    "# TYPE outpost_info gauge\n"
 	    "outpost_info{version=\"0.1.0\",agent_id=\"unit\"} 1\n"));
-	assert_true(series(text,
-	    "outpost_readings_total{result=\"committed\"}") > 0);
-	assert_true(series(text, "outpost_readings_total{result=\"filtered\"}")
-	    == 0);
+	assert_true(
+	    series(text, "outpost_readings_total{result=\"committed\"}") > 0);
+	assert_true(
+	    series(text, "outpost_readings_total{result=\"filtered\"}") == 0);
 	assert_true(series(text, "outpost_store_commits_total") > 0);
 	assert_true(series(text, "outpost_health_status") == 0);
-	assert_true(series(text, "outpost_adapter_readings_total"
-	    "{adapter=\"system\",type=\"system\"}") > 0);
-	assert_true(series(text, "outpost_queue_pending{priority=\"normal\"}")
-	    > 0);
-	assert_true(series(text, "outpost_queue_pending{priority=\"critical\"}")
-	    == 0);
+	assert_true(series(text,
+			"outpost_adapter_readings_total"
+			"{adapter=\"system\",type=\"system\"}") > 0);
+	assert_true(
+	    series(text, "outpost_queue_pending{priority=\"normal\"}") > 0);
+	assert_true(
+	    series(text, "outpost_queue_pending{priority=\"critical\"}") == 0);
 	assert_true(series(text, "process_resident_memory_bytes") > 0);
 	assert_true(series(text, "process_open_fds") > 0);
 	assert_true(series(text, "outpost_system_memory_total_bytes") > 0);
@@ -307,8 +312,8 @@ test_prometheus(void **state)
 static void
 test_system_json_exact(void **state)
 {
-	struct sysinfo_snapshot	 s;
-	struct json_out		 j;
+	struct sysinfo_snapshot s;
+	struct json_out j;
 
 	memset(&s, 0, sizeof s);
 	s.has_cpu = 1;
@@ -335,7 +340,8 @@ test_system_json_exact(void **state)
 	json_out_object_begin(&j, NULL);
 	metrics_system_fields(&j, &s);
 	json_out_object_end(&j);
-	assert_string_equal(j.buf, "{\"cpu_percent\":12.5,"
+	assert_string_equal(j.buf,
+	    "{\"cpu_percent\":12.5,"
 	    "\"mem_total_bytes\":1000,\"mem_available_bytes\":250,"
 	    "\"mem_used_percent\":75,\"disk_total_bytes\":2000,"
 	    "\"disk_free_bytes\":500,\"disk_used_percent\":75,"
@@ -349,7 +355,8 @@ test_system_json_exact(void **state)
 	json_out_object_begin(&j, NULL);
 	metrics_system_fields(&j, &s);
 	json_out_object_end(&j);
-	assert_string_equal(j.buf, "{\"cpu_percent\":null,"
+	assert_string_equal(j.buf,
+	    "{\"cpu_percent\":null,"
 	    "\"mem_total_bytes\":null,\"mem_available_bytes\":null,"
 	    "\"mem_used_percent\":null,\"disk_total_bytes\":null,"
 	    "\"disk_free_bytes\":null,\"disk_used_percent\":null,"
@@ -360,8 +367,8 @@ test_system_json_exact(void **state)
 static void
 test_system_json_document(void **state)
 {
-	struct fixture	*f = *state;
-	struct json_out	 j;
+	struct fixture *f = *state;
+	struct json_out j;
 
 	run_for(f, 0.1);
 	json_out_init(&j);
@@ -378,25 +385,25 @@ test_system_json_document(void **state)
 static enum health_status
 render_health(struct fixture *f, struct json_out *j)
 {
-	enum health_status	 st;
+	enum health_status st;
 
 	json_out_reset(j);
 	st = health_render(f->ag, j);
 	assert_true(jvalid(f, j->buf));
-	assert_string_equal(jget(f, j->buf, "$.status"),
-	    health_status_name(st));
+	assert_string_equal(
+	    jget(f, j->buf, "$.status"), health_status_name(st));
 	return st;
 }
 
 static void
 test_health_states(void **state)
 {
-	struct fixture	*f = *state;
-	struct adapter	*a;
-	struct json_out	 j;
-	sqlite3		*db = store_db(agent_store(f->ag));
-	FILE		*devnull;
-	char		*text;
+	struct fixture *f = *state;
+	struct adapter *a;
+	struct json_out j;
+	sqlite3 *db = store_db(agent_store(f->ag));
+	FILE *devnull;
+	char *text;
 
 	json_out_init(&j);
 	run_for(f, 0.2);
@@ -404,10 +411,10 @@ test_health_states(void **state)
 	assert_string_equal(jget(f, j.buf, "$.reasons"), "[]");
 	assert_string_equal(jget(f, j.buf, "$.connection.state"), "disabled");
 	assert_string_equal(jget(f, j.buf, "$.adapters[0].name"), "hold");
-	assert_string_equal(jget(f, j.buf, "$.adapters[0].detail.waveform"),
-	    "sine");
-	assert_string_equal(jget(f, j.buf, "$.adapters[1].detail.disk_path"),
-	    "/");
+	assert_string_equal(
+	    jget(f, j.buf, "$.adapters[0].detail.waveform"), "sine");
+	assert_string_equal(
+	    jget(f, j.buf, "$.adapters[1].detail.disk_path"), "/");
 	assert_true(atof(jget(f, j.buf, "$.readings_processed")) > 0);
 
 	/* A failing adapter degrades, and says why. */
@@ -415,12 +422,13 @@ test_health_states(void **state)
 	a->state = ADAPTER_ERROR;
 	strcpy(a->last_error, "boom");
 	assert_int_equal(render_health(f, &j), HEALTH_DEGRADED);
-	assert_string_equal(jget(f, j.buf, "$.reasons"),
-	    "[\"adapter hold: boom\"]");
+	assert_string_equal(
+	    jget(f, j.buf, "$.reasons"), "[\"adapter hold: boom\"]");
 	text = render_prometheus(f);
 	assert_true(series(text, "outpost_health_status") == 1);
-	assert_true(series(text,
-	    "outpost_adapter_up{adapter=\"hold\",type=\"sim\"}") == 0);
+	assert_true(
+	    series(text, "outpost_adapter_up{adapter=\"hold\",type=\"sim\"}") ==
+	    0);
 	free(text);
 	a->state = ADAPTER_CONNECTED;
 	assert_int_equal(render_health(f, &j), HEALTH_HEALTHY);
@@ -428,12 +436,13 @@ test_health_states(void **state)
 	/* The store refuses writes: commits fail, the agent is unhealthy. */
 	assert_non_null(devnull = fopen("/dev/null", "w"));
 	log_set_stream(devnull);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL,
-	    NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL),
+	    SQLITE_OK);
 	run_for(f, 0.2);
 	assert_int_equal(render_health(f, &j), HEALTH_UNHEALTHY);
-	assert_non_null(strstr(jget(f, j.buf, "$.reasons[0]"),
-	    "store commits failed"));
+	assert_non_null(
+	    strstr(jget(f, j.buf, "$.reasons[0]"), "store commits failed"));
 	assert_true(atof(jget(f, j.buf, "$.store.commit_failures")) > 0);
 	text = render_prometheus(f);
 	assert_true(series(text, "outpost_health_status") == 2);
@@ -441,8 +450,9 @@ test_health_states(void **state)
 	free(text);
 
 	/* Writes allowed again: the next commit heals it. */
-	assert_int_equal(sqlite3_exec(db, "PRAGMA query_only = 0", NULL, NULL,
-	    NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "PRAGMA query_only = 0", NULL, NULL, NULL),
+	    SQLITE_OK);
 	run_for(f, 0.2);
 	log_set_stream(stderr);
 	fclose(devnull);
@@ -455,12 +465,12 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_system_json_exact),
-		cmocka_unit_test_setup_teardown(test_prometheus, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_system_json_document,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_health_states, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_prometheus, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_system_json_document, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_health_states, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,20 +22,21 @@ reading_fill(struct reading *r, const char *device, const char *sensor,
 static void
 test_sha256_known_vector(void **state)
 {
-	unsigned char	 id[RECORD_ID_LEN];
-	char		 hex[65];
+	unsigned char id[RECORD_ID_LEN];
+	char hex[65];
 
 	recid_sha256("abc", 3, id);
 	recid_hex(id, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+	assert_string_equal(hex,
+	    "ba7816bf8f01cfea414140de5dae2223"
 	    "b00361a396177a9cb410ff61f20015ad");
 }
 
 static void
 test_reading_id_is_stable_and_distinct(void **state)
 {
-	struct reading	 a, b;
-	char		 hex[65];
+	struct reading a, b;
+	char hex[65];
 
 	reading_fill(&a, "hold", "temp.hold", 1717000000.0, 4.2);
 	reading_fill(&b, "hold", "temp.hold", 1717000000.0, 4.2);
@@ -52,14 +53,15 @@ test_reading_id_is_stable_and_distinct(void **state)
 	assert_int_equal(strlen(hex), 64);
 	/* Python: sha256(u16be-len-prefixed agent, device, sensor +
 	 * struct.pack(">d", ts) + struct.pack(">d", value)). */
-	assert_string_equal(hex, "2d69e8d2efabd9dcb62b08e8910afa78"
+	assert_string_equal(hex,
+	    "2d69e8d2efabd9dcb62b08e8910afa78"
 	    "45077a7b5b9db2418f4e3f9d2d7fdd6d");
 }
 
 static void
 test_each_field_changes_the_id(void **state)
 {
-	struct reading	 base, r;
+	struct reading base, r;
 
 	reading_fill(&base, "hold", "temp.hold", 1717000000.0, 4.2);
 	recid_reading("a", &base);

@@ -11,9 +11,9 @@
 static void
 test_fifo_and_wrap(void **state)
 {
-	struct ringbuf		*rb = ringbuf_new(3);
-	struct ringbuf_slot	*s;
-	int			 i;
+	struct ringbuf *rb = ringbuf_new(3);
+	struct ringbuf_slot *s;
+	int i;
 
 	assert_int_equal(ringbuf_capacity(rb), 3);
 	assert_null(ringbuf_at(rb, 0));
@@ -42,7 +42,7 @@ test_fifo_and_wrap(void **state)
 static void
 test_zero_capacity_is_one(void **state)
 {
-	struct ringbuf	*rb = ringbuf_new(0);
+	struct ringbuf *rb = ringbuf_new(0);
 
 	assert_int_equal(ringbuf_capacity(rb), 1);
 	assert_non_null(ringbuf_push(rb));

@@ -15,23 +15,23 @@
 #include "store.h"
 
 struct fixture {
-	char			 dir[64];
-	struct store		*store;
-	struct spool		*spool;
-	struct spool_batch	 batch;
+	char dir[64];
+	struct store *store;
+	struct spool *spool;
+	struct spool_batch batch;
 };
 
 struct seen {
-	int		 n;
-	enum priority	 prio[64];
+	int n;
+	enum priority prio[64];
 	enum encode_kind kind[64];
-	double		 ts[64];
+	double ts[64];
 };
 
 static void
 seen_cb(void *arg, const struct encode_record *r)
 {
-	struct seen	*s = arg;
+	struct seen *s = arg;
 
 	if (s->n < 64) {
 		s->prio[s->n] = r->priority;
@@ -44,10 +44,10 @@ seen_cb(void *arg, const struct encode_record *r)
 static int
 setup(void **state)
 {
-	struct fixture		*f = calloc(1, sizeof *f);
-	struct store_opts	 so = { 0 };
-	struct spool_opts	 po;
-	char			*cause = NULL;
+	struct fixture *f = calloc(1, sizeof *f);
+	struct store_opts so = { 0 };
+	struct spool_opts po;
+	char *cause = NULL;
 
 	strcpy(f->dir, "/tmp/outpost-spool.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
@@ -64,8 +64,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture	*f = *state;
-	char		 cmd[128];
+	struct fixture *f = *state;
+	char cmd[128];
 
 	spool_batch_free(&f->batch);
 	spool_free(f->spool);
@@ -79,8 +79,8 @@ teardown(void **state)
 static void
 add_readings(struct fixture *f, int n, enum priority p, double ts0)
 {
-	struct reading	 r;
-	int		 i;
+	struct reading r;
+	int i;
 
 	assert_int_equal(store_begin(f->store), 0);
 	for (i = 0; i < n; i++) {
@@ -99,11 +99,12 @@ add_readings(struct fixture *f, int n, enum priority p, double ts0)
 static long long
 count_state(struct fixture *f, int state)
 {
-	sqlite3_stmt	*s;
-	long long	 n;
+	sqlite3_stmt *s;
+	long long n;
 
-	assert_int_equal(sqlite3_prepare_v2(store_db(f->store),
-	    "SELECT count(*) FROM readings WHERE state = ?1", -1, &s, NULL),
+	assert_int_equal(
+	    sqlite3_prepare_v2(store_db(f->store),
+		"SELECT count(*) FROM readings WHERE state = ?1", -1, &s, NULL),
 	    SQLITE_OK);
 	sqlite3_bind_int(s, 1, state);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -115,20 +116,24 @@ count_state(struct fixture *f, int state)
 static void
 test_claim_order_and_ack(void **state)
 {
-	struct fixture	*f = *state;
-	struct seen	 seen = { 0 };
-	int		 i;
+	struct fixture *f = *state;
+	struct seen seen = { 0 };
+	int i;
 
 	add_readings(f, 5, PRIORITY_LOW, 1000);
 	add_readings(f, 5, PRIORITY_NORMAL, 2000);
 	add_readings(f, 3, PRIORITY_CRITICAL, 3000);
-	assert_int_equal(sqlite3_exec(store_db(f->store),
-	    "INSERT INTO events (id, rule, kind, device, sensor, ts, value, "
-	    "severity, priority) VALUES (randomblob(32), 'hot', 'fire', 'dev', "
-	    "'s', 3500, 40, 0, 0)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(store_db(f->store),
+		"INSERT INTO events (id, rule, kind, device, sensor, ts, value, "
+		"severity, priority) VALUES (randomblob(32), 'hot', 'fire', 'dev', "
+		"'s', 3500, 40, 0, 0)",
+		NULL, NULL, NULL),
+	    SQLITE_OK);
 
-	assert_int_equal(spool_claim(f->spool, 6, PRIORITY_LOW, seen_cb, &seen,
-	    &f->batch), 6);
+	assert_int_equal(
+	    spool_claim(f->spool, 6, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    6);
 	assert_int_equal(seen.n, 6);
 	/* Critical first (the event before critical readings), then normal,
 	 * oldest first; no low record while higher ones wait. */
@@ -146,48 +151,53 @@ test_claim_order_and_ack(void **state)
 
 	/* A budget that admits only critical and high finds nothing. */
 	seen.n = 0;
-	assert_int_equal(spool_claim(f->spool, 10, PRIORITY_HIGH, seen_cb,
-	    &seen, &f->batch), 0);
+	assert_int_equal(
+	    spool_claim(f->spool, 10, PRIORITY_HIGH, seen_cb, &seen, &f->batch),
+	    0);
 }
 
 static void
 test_nack_then_dead_letter(void **state)
 {
-	struct fixture	*f = *state;
-	struct seen	 seen = { 0 };
-	long long	 dead = -1;
-	int		 round;
+	struct fixture *f = *state;
+	struct seen seen = { 0 };
+	long long dead = -1;
+	int round;
 
 	add_readings(f, 4, PRIORITY_NORMAL, 1000);
 	for (round = 1; round <= 3; round++) {
 		assert_int_equal(spool_claim(f->spool, 10, PRIORITY_LOW,
-		    seen_cb, &seen, &f->batch), 4);
+				     seen_cb, &seen, &f->batch),
+		    4);
 		assert_int_equal(spool_nack(f->spool, &f->batch, &dead), 0);
 		/* max_attempts = 3: the third failure dead-letters them. */
 		assert_int_equal(dead, round < 3 ? 0 : 4);
 	}
 	assert_int_equal(count_state(f, STORE_DEAD_LETTER), 4);
-	assert_int_equal(spool_claim(f->spool, 10, PRIORITY_LOW, seen_cb,
-	    &seen, &f->batch), 0);
+	assert_int_equal(
+	    spool_claim(f->spool, 10, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    0);
 }
 
 static void
 test_reject_and_requeue(void **state)
 {
-	struct fixture		*f = *state;
-	struct seen		 seen = { 0 };
+	struct fixture *f = *state;
+	struct seen seen = { 0 };
 	struct store_queue_stats qs;
-	long long		 n = 0;
+	long long n = 0;
 
 	add_readings(f, 6, PRIORITY_HIGH, 1000);
-	assert_int_equal(spool_claim(f->spool, 2, PRIORITY_LOW, seen_cb, &seen,
-	    &f->batch), 2);
+	assert_int_equal(
+	    spool_claim(f->spool, 2, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    2);
 	assert_int_equal(spool_reject(f->spool, &f->batch), 0);
 	assert_int_equal(count_state(f, STORE_DEAD_LETTER), 2);
 
 	/* A crash while in flight: start-up requeues (invariant 4). */
-	assert_int_equal(spool_claim(f->spool, 3, PRIORITY_LOW, seen_cb, &seen,
-	    &f->batch), 3);
+	assert_int_equal(
+	    spool_claim(f->spool, 3, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    3);
 	assert_int_equal(store_requeue_in_flight(f->store, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(store_queue_stats(f->store, &qs), 0);
@@ -199,18 +209,18 @@ test_reject_and_requeue(void **state)
 static void
 test_ttl_expiry_counts_shed(void **state)
 {
-	struct fixture		*f = *state;
-	struct spool_opts	 po;
+	struct fixture *f = *state;
+	struct spool_opts po;
 	struct store_queue_stats qs;
-	long long		 shed = -1;
+	long long shed = -1;
 
 	memset(&po, 0, sizeof po);
 	po.ttl_s[PRIORITY_LOW] = 100;
 	spool_set_opts(f->spool, &po);
-	add_readings(f, 10, PRIORITY_LOW, 1000);	/* ts 1000..1009 */
-	add_readings(f, 10, PRIORITY_CRITICAL, 0);	/* ttl 0: forever */
+	add_readings(f, 10, PRIORITY_LOW, 1000);   /* ts 1000..1009 */
+	add_readings(f, 10, PRIORITY_CRITICAL, 0); /* ttl 0: forever */
 	assert_int_equal(spool_expire(f->spool, 1105.5, &shed), 0);
-	assert_int_equal(shed, 6);	/* ts < 1005.5 */
+	assert_int_equal(shed, 6); /* ts < 1005.5 */
 	assert_int_equal(store_queue_stats(f->store, &qs), 0);
 	assert_int_equal(qs.by_priority[PRIORITY_LOW], 4);
 	assert_int_equal(qs.by_priority[PRIORITY_CRITICAL], 10);
@@ -220,10 +230,10 @@ test_ttl_expiry_counts_shed(void **state)
 static void
 test_shed_order_under_pressure(void **state)
 {
-	struct fixture		*f = *state;
-	struct spool_opts	 po;
+	struct fixture *f = *state;
+	struct spool_opts po;
 	struct store_queue_stats qs;
-	long long		 shed = 0, live;
+	long long shed = 0, live;
 
 	add_readings(f, 3000, PRIORITY_CRITICAL, 1000);
 	add_readings(f, 3000, PRIORITY_NORMAL, 1000);
@@ -251,16 +261,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_claim_order_and_ack,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nack_then_dead_letter,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reject_and_requeue,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ttl_expiry_counts_shed,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shed_order_under_pressure,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_claim_order_and_ack, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_nack_then_dead_letter, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_reject_and_requeue, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_ttl_expiry_counts_shed, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_shed_order_under_pressure, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,7 +87,7 @@ teardown(void **state)
 static struct store *
 open_store(struct fixture *f, long long checkpoint_pages, int full)
 {
-	struct store_opts so = {0};
+	struct store_opts so = { 0 };
 	struct store *st;
 	char *cause = NULL;
 
@@ -227,7 +227,7 @@ test_open_modes_and_pragmas(void **state)
 
 	/* durability = full, and a given cache bound. */
 	{
-		struct store_opts so = {1, 0, 2048};
+		struct store_opts so = { 1, 0, 2048 };
 		char *cause = NULL;
 
 		f->st = store_open(f->data, &so, &cause);
@@ -260,7 +260,7 @@ static void
 test_newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
-	struct store_opts so = {0};
+	struct store_opts so = { 0 };
 	char *cause = NULL, buf[64];
 
 	f->st = open_store(f, 0, 0);
@@ -295,7 +295,7 @@ static void
 test_not_a_database_refused(void **state)
 {
 	struct fixture *f = *state;
-	struct store_opts so = {0};
+	struct store_opts so = { 0 };
 	char *cause = NULL, path[PATH_MAX];
 	FILE *fp;
 
@@ -319,7 +319,7 @@ static void
 test_one_agent_per_dir(void **state)
 {
 	struct fixture *f = *state;
-	struct store_opts so = {0};
+	struct store_opts so = { 0 };
 	struct store *second;
 	char *cause = NULL, want[64];
 
@@ -672,12 +672,12 @@ query_plan(sqlite3 *db, sqlite3_stmt *stmt, char *buf, size_t len)
 static void
 test_stats_cost_bounded(void **state)
 {
-	static const char *const prefixes[] = {"SELECT priority, count(*)",
-	    "SELECT (SELECT count(*) FROM readings WHERE state = 1)",
-	    "SELECT CAST(value AS INTEGER) FROM meta",
-	    "UPDATE readings SET state = 0", "UPDATE events SET state = 0",
-	    "UPDATE summaries SET state = 0", "DELETE FROM readings",
-	    "DELETE FROM events", "DELETE FROM summaries"};
+	static const char *const prefixes[] = { "SELECT priority, count(*)",
+		"SELECT (SELECT count(*) FROM readings WHERE state = 1)",
+		"SELECT CAST(value AS INTEGER) FROM meta",
+		"UPDATE readings SET state = 0", "UPDATE events SET state = 0",
+		"UPDATE summaries SET state = 0", "DELETE FROM readings",
+		"DELETE FROM events", "DELETE FROM summaries" };
 	struct fixture *f = *state;
 	struct store_queue_stats qs;
 	sqlite3_stmt *s = NULL;
@@ -928,35 +928,38 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(
-		test_open_modes_and_pragmas, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_reopen_keeps_data, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_newer_schema_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_not_a_database_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_one_agent_per_dir, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_group_commit_and_dedup, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_rollback_and_refusals, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_stored_columns_and_views, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_queue_stats, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_requeue_in_flight, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_purge_sent, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_stats_cost_bounded, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_meta_and_audit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_kill9_after_commit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_integrity_after_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_open_modes_and_pragmas, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_reopen_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_not_a_database_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_one_agent_per_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_group_commit_and_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_rollback_and_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stored_columns_and_views, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_queue_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_requeue_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_purge_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stats_cost_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_checkpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_meta_and_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_kill9_after_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_integrity_after_everything, setup, teardown),
 	};
 	FILE *devnull;
 

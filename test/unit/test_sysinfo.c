@@ -23,15 +23,14 @@
 #include "sysinfo.h"
 
 /* snprintf that fails the test instead of cutting. */
-static void
-fmt(char *buf, size_t size, const char *fmt, ...)
+static void fmt(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
 fmt(char *buf, size_t size, const char *fmt, ...)
 {
-	va_list	 ap;
-	int	 n;
+	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(buf, size, fmt, ap);
@@ -41,13 +40,13 @@ fmt(char *buf, size_t size, const char *fmt, ...)
 }
 
 struct tree {
-	char	 root[PATH_MAX];
+	char root[PATH_MAX];
 };
 
 static void
 tree_mkdirs(const char *root, const char *rel)
 {
-	char	 path[PATH_MAX], *p;
+	char path[PATH_MAX], *p;
 
 	fmt(path, sizeof path, "%s/%s", root, rel);
 	for (p = path + strlen(root) + 1; *p != '\0'; p++) {
@@ -66,8 +65,8 @@ tree_mkdirs(const char *root, const char *rel)
 static void
 tree_write(const char *root, const char *rel, const char *text)
 {
-	char	 path[PATH_MAX], dir[PATH_MAX], *slash;
-	FILE	*f;
+	char path[PATH_MAX], dir[PATH_MAX], *slash;
+	FILE *f;
 
 	snprintf(dir, sizeof dir, "%s", rel);
 	if ((slash = strrchr(dir, '/')) != NULL) {
@@ -84,7 +83,7 @@ tree_write(const char *root, const char *rel, const char *text)
 static void
 tree_rm(const char *path)
 {
-	char	 cmd[PATH_MAX + 32];
+	char cmd[PATH_MAX + 32];
 
 	/* Only ever our own mkdtemp directory. */
 	assert_non_null(strstr(path, "/outpost-sysinfo."));
@@ -95,8 +94,8 @@ tree_rm(const char *path)
 static int
 setup(void **state)
 {
-	struct tree	*t = calloc(1, sizeof *t);
-	const char	*tmp = getenv("TMPDIR");
+	struct tree *t = calloc(1, sizeof *t);
+	const char *tmp = getenv("TMPDIR");
 
 	if (t == NULL)
 		return -1;
@@ -111,7 +110,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct tree	*t = *state;
+	struct tree *t = *state;
 
 	tree_rm(t->root);
 	free(t);
@@ -122,16 +121,16 @@ teardown(void **state)
 static void
 write_stat(const char *root, const char *cpu_line)
 {
-	char	 text[8192];
-	size_t	 len;
-	int	 i;
+	char text[8192];
+	size_t len;
+	int i;
 
 	len = (size_t)snprintf(text, sizeof text,
 	    "%s\ncpu0 1 2 3 4 5 6 7 8 0 0\ncpu1 1 2 3 4 5 6 7 8 0 0\nintr 99",
 	    cpu_line);
 	for (i = 0; i < 1500; i++)
-		len += (size_t)snprintf(text + len, sizeof text - len, " %d",
-		    i % 10);
+		len += (size_t)snprintf(
+		    text + len, sizeof text - len, " %d", i % 10);
 	snprintf(text + len, sizeof text - len,
 	    "\nctxt 123456\nbtime 1700000000\nprocesses 4242\n");
 	tree_write(root, "proc/stat", text);
@@ -140,9 +139,9 @@ write_stat(const char *root, const char *cpu_line)
 static void
 test_cpu_share(void **state)
 {
-	struct tree		*t = *state;
-	struct sysinfo		*si;
-	struct sysinfo_snapshot	 s;
+	struct tree *t = *state;
+	struct sysinfo *si;
+	struct sysinfo_snapshot s;
 
 	/* total 1000, idle+iowait 800 */
 	write_stat(t->root, "cpu  100 0 100 700 100 0 0 0 0 0");
@@ -188,9 +187,9 @@ test_cpu_share(void **state)
 static void
 test_cpu_no_baseline(void **state)
 {
-	struct tree		*t = *state;
-	struct sysinfo		*si;
-	struct sysinfo_snapshot	 s;
+	struct tree *t = *state;
+	struct sysinfo *si;
+	struct sysinfo_snapshot s;
 
 	/* /proc/stat appears only after sysinfo_new: the first is a base. */
 	si = sysinfo_new(t->root, NULL);
@@ -207,9 +206,9 @@ test_cpu_no_baseline(void **state)
 static void
 test_memory_uptime_load(void **state)
 {
-	struct tree		*t = *state;
-	struct sysinfo		*si;
-	struct sysinfo_snapshot	 s;
+	struct tree *t = *state;
+	struct sysinfo *si;
+	struct sysinfo_snapshot s;
 
 	tree_write(t->root, "proc/meminfo",
 	    "MemTotal:        2048000 kB\n"
@@ -256,11 +255,11 @@ test_memory_uptime_load(void **state)
 static void
 test_long_lines(void **state)
 {
-	struct tree		*t = *state;
-	struct sysinfo		*si;
-	struct sysinfo_snapshot	 s;
-	char			 text[4096];
-	size_t			 len, i;
+	struct tree *t = *state;
+	struct sysinfo *si;
+	struct sysinfo_snapshot s;
+	char text[4096];
+	size_t len, i;
 
 	len = (size_t)snprintf(text, sizeof text, "Junk:");
 	for (i = len; i < 511; i++)
@@ -282,29 +281,28 @@ test_long_lines(void **state)
 static void
 test_thermal(void **state)
 {
-	struct tree		*t = *state;
-	struct sysinfo		*si;
-	struct sysinfo_snapshot	 s;
+	struct tree *t = *state;
+	struct sysinfo *si;
+	struct sysinfo_snapshot s;
 
-	tree_write(t->root, "sys/class/thermal/thermal_zone0/type",
-	    "x86_pkg_temp\n");
+	tree_write(
+	    t->root, "sys/class/thermal/thermal_zone0/type", "x86_pkg_temp\n");
 	tree_write(t->root, "sys/class/thermal/thermal_zone0/temp", "45000\n");
 	tree_write(t->root, "sys/class/thermal/thermal_zone1/type", "acpitz\n");
 	tree_write(t->root, "sys/class/thermal/thermal_zone1/temp", "27800\n");
 	/* No type file: named after its number. */
 	tree_write(t->root, "sys/class/thermal/thermal_zone2/temp", "30500\n");
 	/* A zone that cannot report a temperature is skipped. */
-	tree_write(t->root, "sys/class/thermal/thermal_zone3/type",
-	    "iwlwifi\n");
+	tree_write(
+	    t->root, "sys/class/thermal/thermal_zone3/type", "iwlwifi\n");
 	tree_write(t->root, "sys/class/thermal/thermal_zone3/temp", "\n");
 	/* Numeric order (10 after 2), a duplicate type, below zero. */
-	tree_write(t->root, "sys/class/thermal/thermal_zone10/type",
-	    "acpitz\n");
-	tree_write(t->root, "sys/class/thermal/thermal_zone10/temp",
-	    "-5250\n");
+	tree_write(
+	    t->root, "sys/class/thermal/thermal_zone10/type", "acpitz\n");
+	tree_write(t->root, "sys/class/thermal/thermal_zone10/temp", "-5250\n");
 	/* Characters a sensor name cannot carry. */
-	tree_write(t->root, "sys/class/thermal/thermal_zone4/type",
-	    "soc thermal,1\n");
+	tree_write(
+	    t->root, "sys/class/thermal/thermal_zone4/type", "soc thermal,1\n");
 	tree_write(t->root, "sys/class/thermal/thermal_zone4/temp", "61000");
 	/* Not zones. */
 	tree_write(t->root, "sys/class/thermal/cooling_device0/type", "fan\n");
@@ -329,11 +327,11 @@ test_thermal(void **state)
 static void
 test_thermal_max(void **state)
 {
-	struct tree		*t = *state;
-	struct sysinfo		*si;
-	struct sysinfo_snapshot	 s;
-	char			 rel[128], val[32];
-	int			 i;
+	struct tree *t = *state;
+	struct sysinfo *si;
+	struct sysinfo_snapshot s;
+	char rel[128], val[32];
+	int i;
 
 	for (i = 0; i < SYSINFO_THERMAL_MAX + 4; i++) {
 		snprintf(rel, sizeof rel,
@@ -353,10 +351,10 @@ test_thermal_max(void **state)
 static void
 test_disk(void **state)
 {
-	struct tree		*t = *state;
-	struct sysinfo		*si;
-	struct sysinfo_snapshot	 s;
-	char			 missing[PATH_MAX];
+	struct tree *t = *state;
+	struct sysinfo *si;
+	struct sysinfo_snapshot s;
+	char missing[PATH_MAX];
 
 	si = sysinfo_new(t->root, t->root);
 	sysinfo_sample(si, &s);
@@ -377,9 +375,9 @@ test_disk(void **state)
 static void
 test_empty_root(void **state)
 {
-	struct tree		*t = *state;
-	struct sysinfo		*si;
-	struct sysinfo_snapshot	 s;
+	struct tree *t = *state;
+	struct sysinfo *si;
+	struct sysinfo_snapshot s;
 
 	si = sysinfo_new(t->root, "");
 	sysinfo_sample(si, &s);
@@ -397,9 +395,9 @@ test_empty_root(void **state)
 static void
 test_process(void **state)
 {
-	struct sysinfo_process	 p, q;
-	double			 now = (double)time(NULL);
-	int			 fds[3], i;
+	struct sysinfo_process p, q;
+	double now = (double)time(NULL);
+	int fds[3], i;
 
 	assert_int_equal(sysinfo_process(&p), 0);
 	assert_true(p.rss_bytes > 0);
@@ -425,20 +423,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_cpu_share, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_no_baseline, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_memory_uptime_load, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_long_lines, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cpu_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cpu_no_baseline, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_memory_uptime_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_long_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thermal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_thermal_max, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_thermal_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_root, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_empty_root, setup, teardown),
 		cmocka_unit_test(test_process),
 	};
 

@@ -22,23 +22,24 @@
 #include "store.h"
 
 struct fixture {
-	char		 dir[64];
-	struct agent	*ag;
+	char dir[64];
+	struct agent *ag;
 };
 
 static struct config *
 load(const char *dir, const char *devices)
 {
-	struct config	*cfg;
-	char		 text[2048], *cause = NULL;
-	int		 n;
+	struct config *cfg;
+	char text[2048], *cause = NULL;
+	int n;
 
 	n = snprintf(text, sizeof text,
 	    "[agent]\nid = \"unit\"\ndata_dir = \"%s/data\"\n"
 	    "[logging]\nlevel = \"error\"\nformat = \"text\"\n"
 	    "[store]\ncommit_interval = 0.02\n"
 	    "[health]\nlisten = \"127.0.0.1:0\"\n"
-	    "[cloud]\nenabled = false\n%s", dir, devices);
+	    "[cloud]\nenabled = false\n%s",
+	    dir, devices);
 	assert_true(n > 0 && (size_t)n < sizeof text);
 	cfg = config_load_text(text, strlen(text), "unit.toml", &cause);
 	if (cfg == NULL)
@@ -49,7 +50,7 @@ load(const char *dir, const char *devices)
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof *f);
+	struct fixture *f = calloc(1, sizeof *f);
 
 	assert_non_null(f);
 	strcpy(f->dir, "/tmp/outpost-system.XXXXXX");
@@ -61,8 +62,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture	*f = *state;
-	char		 cmd[128];
+	struct fixture *f = *state;
+	char cmd[128];
 
 	agent_free(f->ag);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
@@ -74,8 +75,8 @@ teardown(void **state)
 static void
 start(struct fixture *f, const char *devices)
 {
-	struct config	*cfg = load(f->dir, devices);
-	char		*cause = NULL;
+	struct config *cfg = load(f->dir, devices);
+	char *cause = NULL;
 
 	assert_int_equal(agent_check_config(cfg), 0);
 	if ((f->ag = agent_new(cfg, &cause)) == NULL)
@@ -85,7 +86,7 @@ start(struct fixture *f, const char *devices)
 static void
 run_for(struct fixture *f, double s)
 {
-	struct timeval	 tv;
+	struct timeval tv;
 
 	tv.tv_sec = (time_t)s;
 	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
@@ -96,20 +97,24 @@ run_for(struct fixture *f, double s)
 static void
 test_readings(void **state)
 {
-	struct fixture	*f = *state;
-	sqlite3		*db;
-	sqlite3_stmt	*s;
-	const char	*sensor, *unit;
-	double		 minv, maxv;
-	int		 seen = 0, n, ticks;
+	struct fixture *f = *state;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	const char *sensor, *unit;
+	double minv, maxv;
+	int seen = 0, n, ticks;
 
-	start(f, "[[device]]\nname = \"host\"\ntype = \"system\"\n"
+	start(f,
+	    "[[device]]\nname = \"host\"\ntype = \"system\"\n"
 	    "sensor = \"box\"\ninterval = 0.05\ndisk_path = \"/tmp\"\n");
 	run_for(f, 0.4);
 	db = store_db(agent_store(f->ag));
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT sensor, unit, "
-	    "min(value), max(value), count(*) FROM readings WHERE "
-	    "device = 'host' GROUP BY sensor ORDER BY sensor", -1, &s, NULL),
+	assert_int_equal(
+	    sqlite3_prepare_v2(db,
+		"SELECT sensor, unit, "
+		"min(value), max(value), count(*) FROM readings WHERE "
+		"device = 'host' GROUP BY sensor ORDER BY sensor",
+		-1, &s, NULL),
 	    SQLITE_OK);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		sensor = (const char *)sqlite3_column_text(s, 0);
@@ -146,9 +151,12 @@ test_readings(void **state)
 	assert_int_equal(seen, 7);
 
 	/* One timestamp per tick: as many distinct ts as uptime readings. */
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(DISTINCT ts), "
-	    "sum(sensor = 'box.uptime_s') FROM readings WHERE device = 'host'",
-	    -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db,
+		"SELECT count(DISTINCT ts), "
+		"sum(sensor = 'box.uptime_s') FROM readings WHERE device = 'host'",
+		-1, &s, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	ticks = sqlite3_column_int(s, 1);
 	assert_int_equal(sqlite3_column_int(s, 0), ticks);
@@ -161,22 +169,25 @@ test_readings(void **state)
 static void
 test_subset(void **state)
 {
-	struct fixture	*f = *state;
-	sqlite3_stmt	*s;
-	struct adapter	*a;
-	struct json_out	 j;
+	struct fixture *f = *state;
+	sqlite3_stmt *s;
+	struct adapter *a;
+	struct json_out j;
 
 	/* The sensor defaults to the device name. */
-	start(f, "[[device]]\nname = \"sys\"\ntype = \"system\"\n"
+	start(f,
+	    "[[device]]\nname = \"sys\"\ntype = \"system\"\n"
 	    "interval = 0.05\ncpu = false\nmemory = false\ndisk = false\n"
 	    "thermal = false\nload = false\n");
 	run_for(f, 0.3);
-	assert_int_equal(sqlite3_prepare_v2(store_db(agent_store(f->ag)),
-	    "SELECT group_concat(DISTINCT sensor) FROM readings", -1, &s,
-	    NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(store_db(agent_store(f->ag)),
+		"SELECT group_concat(DISTINCT sensor) FROM readings", -1, &s,
+		NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(s, 0),
-	    "sys.uptime_s");
+	assert_string_equal(
+	    (const char *)sqlite3_column_text(s, 0), "sys.uptime_s");
 	sqlite3_finalize(s);
 
 	a = agent_adapter_at(f->ag, 0);
@@ -184,7 +195,8 @@ test_subset(void **state)
 	json_out_object_begin(&j, NULL);
 	a->ops->status(a, &j);
 	json_out_object_end(&j);
-	assert_string_equal(j.buf, "{\"cpu\":false,\"memory\":false,"
+	assert_string_equal(j.buf,
+	    "{\"cpu\":false,\"memory\":false,"
 	    "\"disk\":false,\"thermal\":false,\"uptime\":true,\"load\":false,"
 	    "\"disk_path\":\"/\",\"interval_s\":0.05}");
 	json_out_free(&j);
@@ -194,10 +206,11 @@ test_subset(void **state)
 static void
 test_nothing_readable(void **state)
 {
-	struct fixture	*f = *state;
-	struct adapter	*a;
+	struct fixture *f = *state;
+	struct adapter *a;
 
-	start(f, "[[device]]\nname = \"sys\"\ntype = \"system\"\n"
+	start(f,
+	    "[[device]]\nname = \"sys\"\ntype = \"system\"\n"
 	    "interval = 0.05\ncpu = false\nmemory = false\nthermal = false\n"
 	    "uptime = false\nload = false\n"
 	    "disk_path = \"/nonexistent/outpost\"\n");
@@ -214,9 +227,9 @@ test_nothing_readable(void **state)
 static void
 check_error(const char *dir, const char *device, const char *want)
 {
-	struct config	*cfg = load(dir, device);
-	size_t		 i;
-	int		 found = 0;
+	struct config *cfg = load(dir, device);
+	size_t i;
+	int found = 0;
 
 	assert_true(agent_check_config(cfg) > 0);
 	for (i = 0; i < cfg->nerrors; i++) {
@@ -225,22 +238,27 @@ check_error(const char *dir, const char *device, const char *want)
 			found = 1;
 	}
 	if (!found)
-		fail_msg("no '%s' in %s", want, cfg->nerrors > 0 ?
-		    cfg->errors[0] : "(none)");
+		fail_msg("no '%s' in %s", want,
+		    cfg->nerrors > 0 ? cfg->errors[0] : "(none)");
 	config_free(cfg);
 }
 
 static void
 test_config_errors(void **state)
 {
-	struct fixture	*f = *state;
+	struct fixture *f = *state;
 
-	check_error(f->dir, "[[device]]\nname = \"s\"\ntype = \"system\"\n"
+	check_error(f->dir,
+	    "[[device]]\nname = \"s\"\ntype = \"system\"\n"
 	    "cpu = false\nmemory = false\ndisk = false\nthermal = false\n"
-	    "uptime = false\nload = false\n", "every system figure is off");
-	check_error(f->dir, "[[device]]\nname = \"s\"\ntype = \"system\"\n"
-	    "disk_path = \"var/lib\"\n", "disk_path must be an absolute path");
-	check_error(f->dir, "[[device]]\nname = \"s\"\ntype = \"system\"\n"
+	    "uptime = false\nload = false\n",
+	    "every system figure is off");
+	check_error(f->dir,
+	    "[[device]]\nname = \"s\"\ntype = \"system\"\n"
+	    "disk_path = \"var/lib\"\n",
+	    "disk_path must be an absolute path");
+	check_error(f->dir,
+	    "[[device]]\nname = \"s\"\ntype = \"system\"\n"
 	    "sensor = \"a.very.long.sensor.prefix.for.the.host.xxxxx\"\n",
 	    "too long for the system sensors (at most 43 characters)");
 }
@@ -249,13 +267,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_readings, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_readings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nothing_readable, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_config_errors, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_nothing_readable, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_config_errors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

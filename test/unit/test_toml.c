@@ -352,241 +352,241 @@ struct bad {
 };
 
 static const struct bad bad_docs[] = {
-    /* Text checks. */
-    {"a = 1\n\x01", "t.toml:2: control character U+0001 is not allowed"},
-    {"a = \"\x7f\"", "t.toml:1: control character U+007F is not allowed"},
-    {"# x\x1b\n", "t.toml:1: control character U+001B is not allowed"},
-    {"a = 1\rb = 2\n", "t.toml:1: carriage return without line feed"},
-    {"\n\na = \"\xff\"", "t.toml:3: invalid UTF-8"},
-    {"a = \"\xc0\xaf\"", "t.toml:1: invalid UTF-8"},
-    {"a = \"\xed\xa0\x80\"", "t.toml:1: invalid UTF-8"},
-    {"a = \"\xf4\x90\x80\x80\"", "t.toml:1: invalid UTF-8"},
-    {"a = \"\xe0\x80\x80\"", "t.toml:1: invalid UTF-8"},
-    {"a = \"\xe2\x82", "t.toml:1: invalid UTF-8"},
-    {"a = \"\xc3(\"", "t.toml:1: invalid UTF-8"},
-    /* Lines. */
-    {"a = 1 b = 2\n",
-	"t.toml:1: expected end of line after value, "
-	"found 'b'"},
-    {"a = \"x\" \"y\"\n",
-	"t.toml:1: expected end of line after value, "
-	"found '\"'"},
-    {"a = [1]]\n",
-	"t.toml:1: expected end of line after value, "
-	"found ']'"},
-    {"[a] x = 1\n",
-	"t.toml:1: expected end of line after table header, "
-	"found 'x'"},
-    {"[a]]\n",
-	"t.toml:1: expected end of line after table header, "
-	"found ']'"},
-    /* Keys. */
-    {"a\n", "t.toml:1: expected '=' after a key, found end of line"},
-    {"a", "t.toml:1: expected '=' after a key, found end of file"},
-    {"a b = 1", "t.toml:1: expected '=' after a key, found 'b'"},
-    {"= 1\n", "t.toml:1: expected a key, found '='"},
-    {"a. = 1\n", "t.toml:1: expected a key, found '='"},
-    {"\xc3\xa9 = 1\n", "t.toml:1: expected a key, found '\xc3\xa9'"},
-    {"\"\"\"k\"\"\" = 1\n",
-	"t.toml:1: multi-line strings cannot be "
-	"keys"},
-    {"\"k\n",
-	"t.toml:1: unterminated string (newline before the "
-	"closing quote)"},
-    {"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.A.B.C.D.E.F.G"
-     " = 1\n",
-	"t.toml:1: key has more than 32 parts"},
-    {"[]\n", "t.toml:1: expected a key, found ']'"},
-    {"[a\n",
-	"t.toml:1: expected ']' to close the header, found end of "
-	"line"},
-    {"[[a]\n",
-	"t.toml:1: expected ']]' to close the header, found a "
-	"single ']'"},
-    {"[[a] ]\n",
-	"t.toml:1: expected ']]' to close the header, found a "
-	"single ']'"},
-    {"[[a\n",
-	"t.toml:1: expected ']]' to close the header, found end "
-	"of line"},
-    /* Values. */
-    {"a =\n", "t.toml:1: expected a value, found end of line"},
-    {"a = ", "t.toml:1: expected a value, found end of file"},
-    {"a = ,\n", "t.toml:1: expected a value, found ','"},
-    {"a = bar\n",
-	"t.toml:1: invalid value 'bar' (strings must be "
-	"quoted)"},
-    {"a = True\n",
-	"t.toml:1: invalid value 'True' (strings must be "
-	"quoted)"},
-    {"a = 1979-05-27\n", "t.toml:1: dates and times are not supported"},
-    {"a = 07:32:00\n", "t.toml:1: dates and times are not supported"},
-    {"a = 1979-05-27T07:32:00Z\n",
-	"t.toml:1: dates and times are not "
-	"supported"},
-    /* Strings. */
-    {"a = \"abc", "t.toml:1: unterminated string"},
-    {"a = 'abc", "t.toml:1: unterminated string"},
-    {"a = \"abc\nb = 1\n",
-	"t.toml:1: unterminated string (newline "
-	"before the closing quote)"},
-    {"a = 'abc\n",
-	"t.toml:1: unterminated string (newline before the "
-	"closing quote)"},
-    {"a = \"\"\"abc\n\n", "t.toml:3: unterminated multi-line string"},
-    {"a = '''abc\n", "t.toml:2: unterminated multi-line string"},
-    {"a = \"\"\"x\"\"\"\"\"\"\n",
-	"t.toml:1: too many quotes closing a "
-	"multi-line string"},
-    {"a = '''x''''''\n",
-	"t.toml:1: too many quotes closing a "
-	"multi-line string"},
-    {"a = \"\\q\"\n", "t.toml:1: invalid escape '\\q'"},
-    {"a = \"\\x41\"\n", "t.toml:1: invalid escape '\\x'"},
-    {"a = \"\\ \"\n", "t.toml:1: invalid escape sequence"},
-    {"a = \"\\", "t.toml:1: invalid escape sequence"},
-    {"a = \"\\u12\"\n",
-	"t.toml:1: invalid unicode escape: \\u needs 4 "
-	"hex digits"},
-    {"a = \"\\U0000001\"\n",
-	"t.toml:1: invalid unicode escape: \\U "
-	"needs 8 hex digits"},
-    {"a = \"\\u0000\"\n",
-	"t.toml:1: \\u0000 (NUL) is not allowed in "
-	"strings"},
-    {"a = \"\\uD800\"\n",
-	"t.toml:1: \\uD800 is not a Unicode scalar "
-	"value"},
-    {"a = \"\\U00110000\"\n",
-	"t.toml:1: \\U00110000 is not a Unicode "
-	"scalar value"},
-    {"a = \"\"\"x\\  y\"\"\"\n",
-	"t.toml:1: a backslash followed by "
-	"spaces must end the line"},
-    /* Numbers. */
-    {"a = 0x\n", "t.toml:1: invalid number '0x'"},
-    {"a = 0xg\n", "t.toml:1: invalid number '0xg'"},
-    {"a = 0b102\n", "t.toml:1: invalid number '0b102'"},
-    {"a = 1__0\n", "t.toml:1: invalid number '1__0'"},
-    {"a = 1_\n", "t.toml:1: invalid number '1_'"},
-    {"a = _1\n", "t.toml:1: invalid number '_1'"},
-    {"a = 1.\n", "t.toml:1: invalid number '1.'"},
-    {"a = .5\n", "t.toml:1: invalid number '.5'"},
-    {"a = 1.e5\n", "t.toml:1: invalid number '1.e5'"},
-    {"a = 1e\n", "t.toml:1: invalid number '1e'"},
-    {"a = 1e+\n", "t.toml:1: invalid number '1e+'"},
-    {"a = 1.5.2\n", "t.toml:1: invalid number '1.5.2'"},
-    {"a = 1_.5\n", "t.toml:1: invalid number '1_.5'"},
-    {"a = -\n", "t.toml:1: invalid number '-'"},
-    {"a = 012\n", "t.toml:1: leading zeros are not allowed in '012'"},
-    {"a = -01.5\n",
-	"t.toml:1: leading zeros are not allowed in "
-	"'-01.5'"},
-    {"a = +0x10\n", "t.toml:1: sign not allowed in '+0x10'"},
-    {"a = 9223372036854775808\n",
-	"t.toml:1: integer out of range "
-	"'9223372036854775808'"},
-    {"a = -9223372036854775809\n",
-	"t.toml:1: integer out of range "
-	"'-9223372036854775809'"},
-    {"a = 0x8000000000000000\n",
-	"t.toml:1: integer out of range "
-	"'0x8000000000000000'"},
-    {"a = 99999999999999999999999\n",
-	"t.toml:1: integer out of range "
-	"'99999999999999999999999'"},
-    {"a = 1e400\n", "t.toml:1: float out of range '1e400'"},
-    {"a = -1e400\n", "t.toml:1: float out of range '-1e400'"},
-    /* Arrays and inline tables. */
-    {"a = [1, 2", "t.toml:1: unterminated array (opened on line 1)"},
-    {"a = [1,\n2,\n", "t.toml:3: unterminated array (opened on line 1)"},
-    {"a = [1 2]\n", "t.toml:1: expected ',' or ']' in array, found '2'"},
-    {"a = [,]\n", "t.toml:1: expected a value, found ','"},
-    {"a = [1,,2]\n", "t.toml:1: expected a value, found ','"},
-    {"a = {b = 1,}\n", "t.toml:1: trailing comma in inline table"},
-    {"a = {b = 1\n}\n",
-	"t.toml:1: unterminated inline table (it must "
-	"close on the same line)"},
-    {"a = {b = 1",
-	"t.toml:1: unterminated inline table (it must close "
-	"on the same line)"},
-    {"a = {b = 1 c = 2}\n",
-	"t.toml:1: expected ',' or '}' in inline "
-	"table, found 'c'"},
-    {"a = {b = 1, b = 2}\n",
-	"t.toml:1: duplicate key 'b' in [a] (first "
-	"on line 1)"},
-    {"a = { = 1}\n", "t.toml:1: expected a key, found '='"},
-    {"a = {b = {c = 1}, b.d = 2}\n",
-	"t.toml:1: key b.d: 'b' is an "
-	"inline table (line 1) and cannot be extended"},
-    {"a = {b = 1}\na.c = 2\n",
-	"t.toml:2: key a.c: 'a' is an inline "
-	"table (line 1) and cannot be extended"},
-    {"a = {b = 1}\n[a]\n",
-	"t.toml:2: table [a]: 'a' is an inline table "
-	"(line 1) and cannot be extended"},
-    {"a = {b = {}}\n[a.b.c]\n",
-	"t.toml:2: table [a.b.c]: 'a' is an "
-	"inline table (line 1) and cannot be extended"},
-    {"a = {b.c = 1}\n[a.b]\n",
-	"t.toml:2: table [a.b]: 'a' is an inline "
-	"table (line 1) and cannot be extended"},
-    /* Redefinitions. */
-    {"a = 1\na = 2\n", "t.toml:2: duplicate key 'a' (first on line 1)"},
-    {"[t]\na = 1\n\na = 2\n",
-	"t.toml:4: duplicate key 'a' in [t] (first "
-	"on line 2)"},
-    {"a.b = 1\na.b = 2\n",
-	"t.toml:2: duplicate key 'b' in [a] (first on "
-	"line 1)"},
-    {"[a]\n[a]\n", "t.toml:2: table [a] defined twice (first on line 1)"},
-    {"[a.b]\n[a]\nx = 1\n[a]\n",
-	"t.toml:4: table [a] defined twice "
-	"(first on line 2)"},
-    {"[a]\nb = 1\n[a.b]\n",
-	"t.toml:3: table [a.b]: 'b' is already an "
-	"integer (line 2)"},
-    {"a = 1\n[a]\n",
-	"t.toml:2: table [a]: 'a' is already an integer "
-	"(line 1)"},
-    {"a = 's'\n[a.b]\n",
-	"t.toml:2: table [a.b]: 'a' is already a "
-	"string (line 1)"},
-    {"a = 1\na.b = 2\n",
-	"t.toml:2: key a.b: 'a' is already an integer "
-	"(line 1)"},
-    {"a.b = 1\n[a]\n",
-	"t.toml:2: table [a]: 'a' was defined by dotted "
-	"keys (line 1)"},
-    {"[x]\na.b = 1\n[x.a]\n",
-	"t.toml:3: table [x.a]: 'a' was defined by "
-	"dotted keys (line 2)"},
-    {"[a.b]\nz = 1\n[a]\nb.c = 1\n",
-	"t.toml:4: key b.c: 'b' was defined "
-	"by a table header (line 1)"},
-    {"[a.b.c]\n[a]\nb.d = 1\n",
-	"t.toml:3: key b.d: 'b' was defined by a "
-	"table header (line 1)"},
-    {"[[a]]\n[a]\n",
-	"t.toml:2: table [a]: 'a' is an array of tables "
-	"(line 1)"},
-    {"[[a]]\nx = 1\n[b]\na.y = 1\n", NULL},
-    {"[a]\n[[a]]\n",
-	"t.toml:2: array of tables [[a]]: 'a' was defined "
-	"by a table header (line 1)"},
-    {"a = []\n[[a]]\n",
-	"t.toml:2: array of tables [[a]]: 'a' is already "
-	"an array (line 1)"},
-    {"a = [{}]\n[a.b]\n",
-	"t.toml:2: table [a.b]: 'a' is already an "
-	"array (line 1)"},
-    {"[[a]]\nb = 1\n[a.b]\n",
-	"t.toml:3: table [a.b]: 'b' is already an "
-	"integer (line 2)"},
-    {"[[a.b]]\n[a]\nb = 1\n",
-	"t.toml:3: duplicate key 'b' in [a] (first "
-	"on line 1)"},
+	/* Text checks. */
+	{ "a = 1\n\x01", "t.toml:2: control character U+0001 is not allowed" },
+	{ "a = \"\x7f\"", "t.toml:1: control character U+007F is not allowed" },
+	{ "# x\x1b\n", "t.toml:1: control character U+001B is not allowed" },
+	{ "a = 1\rb = 2\n", "t.toml:1: carriage return without line feed" },
+	{ "\n\na = \"\xff\"", "t.toml:3: invalid UTF-8" },
+	{ "a = \"\xc0\xaf\"", "t.toml:1: invalid UTF-8" },
+	{ "a = \"\xed\xa0\x80\"", "t.toml:1: invalid UTF-8" },
+	{ "a = \"\xf4\x90\x80\x80\"", "t.toml:1: invalid UTF-8" },
+	{ "a = \"\xe0\x80\x80\"", "t.toml:1: invalid UTF-8" },
+	{ "a = \"\xe2\x82", "t.toml:1: invalid UTF-8" },
+	{ "a = \"\xc3(\"", "t.toml:1: invalid UTF-8" },
+	/* Lines. */
+	{ "a = 1 b = 2\n",
+	    "t.toml:1: expected end of line after value, "
+	    "found 'b'" },
+	{ "a = \"x\" \"y\"\n",
+	    "t.toml:1: expected end of line after value, "
+	    "found '\"'" },
+	{ "a = [1]]\n",
+	    "t.toml:1: expected end of line after value, "
+	    "found ']'" },
+	{ "[a] x = 1\n",
+	    "t.toml:1: expected end of line after table header, "
+	    "found 'x'" },
+	{ "[a]]\n",
+	    "t.toml:1: expected end of line after table header, "
+	    "found ']'" },
+	/* Keys. */
+	{ "a\n", "t.toml:1: expected '=' after a key, found end of line" },
+	{ "a", "t.toml:1: expected '=' after a key, found end of file" },
+	{ "a b = 1", "t.toml:1: expected '=' after a key, found 'b'" },
+	{ "= 1\n", "t.toml:1: expected a key, found '='" },
+	{ "a. = 1\n", "t.toml:1: expected a key, found '='" },
+	{ "\xc3\xa9 = 1\n", "t.toml:1: expected a key, found '\xc3\xa9'" },
+	{ "\"\"\"k\"\"\" = 1\n",
+	    "t.toml:1: multi-line strings cannot be "
+	    "keys" },
+	{ "\"k\n",
+	    "t.toml:1: unterminated string (newline before the "
+	    "closing quote)" },
+	{ "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.A.B.C.D.E.F.G"
+	  " = 1\n",
+	    "t.toml:1: key has more than 32 parts" },
+	{ "[]\n", "t.toml:1: expected a key, found ']'" },
+	{ "[a\n",
+	    "t.toml:1: expected ']' to close the header, found end of "
+	    "line" },
+	{ "[[a]\n",
+	    "t.toml:1: expected ']]' to close the header, found a "
+	    "single ']'" },
+	{ "[[a] ]\n",
+	    "t.toml:1: expected ']]' to close the header, found a "
+	    "single ']'" },
+	{ "[[a\n",
+	    "t.toml:1: expected ']]' to close the header, found end "
+	    "of line" },
+	/* Values. */
+	{ "a =\n", "t.toml:1: expected a value, found end of line" },
+	{ "a = ", "t.toml:1: expected a value, found end of file" },
+	{ "a = ,\n", "t.toml:1: expected a value, found ','" },
+	{ "a = bar\n",
+	    "t.toml:1: invalid value 'bar' (strings must be "
+	    "quoted)" },
+	{ "a = True\n",
+	    "t.toml:1: invalid value 'True' (strings must be "
+	    "quoted)" },
+	{ "a = 1979-05-27\n", "t.toml:1: dates and times are not supported" },
+	{ "a = 07:32:00\n", "t.toml:1: dates and times are not supported" },
+	{ "a = 1979-05-27T07:32:00Z\n",
+	    "t.toml:1: dates and times are not "
+	    "supported" },
+	/* Strings. */
+	{ "a = \"abc", "t.toml:1: unterminated string" },
+	{ "a = 'abc", "t.toml:1: unterminated string" },
+	{ "a = \"abc\nb = 1\n",
+	    "t.toml:1: unterminated string (newline "
+	    "before the closing quote)" },
+	{ "a = 'abc\n",
+	    "t.toml:1: unterminated string (newline before the "
+	    "closing quote)" },
+	{ "a = \"\"\"abc\n\n", "t.toml:3: unterminated multi-line string" },
+	{ "a = '''abc\n", "t.toml:2: unterminated multi-line string" },
+	{ "a = \"\"\"x\"\"\"\"\"\"\n",
+	    "t.toml:1: too many quotes closing a "
+	    "multi-line string" },
+	{ "a = '''x''''''\n",
+	    "t.toml:1: too many quotes closing a "
+	    "multi-line string" },
+	{ "a = \"\\q\"\n", "t.toml:1: invalid escape '\\q'" },
+	{ "a = \"\\x41\"\n", "t.toml:1: invalid escape '\\x'" },
+	{ "a = \"\\ \"\n", "t.toml:1: invalid escape sequence" },
+	{ "a = \"\\", "t.toml:1: invalid escape sequence" },
+	{ "a = \"\\u12\"\n",
+	    "t.toml:1: invalid unicode escape: \\u needs 4 "
+	    "hex digits" },
+	{ "a = \"\\U0000001\"\n",
+	    "t.toml:1: invalid unicode escape: \\U "
+	    "needs 8 hex digits" },
+	{ "a = \"\\u0000\"\n",
+	    "t.toml:1: \\u0000 (NUL) is not allowed in "
+	    "strings" },
+	{ "a = \"\\uD800\"\n",
+	    "t.toml:1: \\uD800 is not a Unicode scalar "
+	    "value" },
+	{ "a = \"\\U00110000\"\n",
+	    "t.toml:1: \\U00110000 is not a Unicode "
+	    "scalar value" },
+	{ "a = \"\"\"x\\  y\"\"\"\n",
+	    "t.toml:1: a backslash followed by "
+	    "spaces must end the line" },
+	/* Numbers. */
+	{ "a = 0x\n", "t.toml:1: invalid number '0x'" },
+	{ "a = 0xg\n", "t.toml:1: invalid number '0xg'" },
+	{ "a = 0b102\n", "t.toml:1: invalid number '0b102'" },
+	{ "a = 1__0\n", "t.toml:1: invalid number '1__0'" },
+	{ "a = 1_\n", "t.toml:1: invalid number '1_'" },
+	{ "a = _1\n", "t.toml:1: invalid number '_1'" },
+	{ "a = 1.\n", "t.toml:1: invalid number '1.'" },
+	{ "a = .5\n", "t.toml:1: invalid number '.5'" },
+	{ "a = 1.e5\n", "t.toml:1: invalid number '1.e5'" },
+	{ "a = 1e\n", "t.toml:1: invalid number '1e'" },
+	{ "a = 1e+\n", "t.toml:1: invalid number '1e+'" },
+	{ "a = 1.5.2\n", "t.toml:1: invalid number '1.5.2'" },
+	{ "a = 1_.5\n", "t.toml:1: invalid number '1_.5'" },
+	{ "a = -\n", "t.toml:1: invalid number '-'" },
+	{ "a = 012\n", "t.toml:1: leading zeros are not allowed in '012'" },
+	{ "a = -01.5\n",
+	    "t.toml:1: leading zeros are not allowed in "
+	    "'-01.5'" },
+	{ "a = +0x10\n", "t.toml:1: sign not allowed in '+0x10'" },
+	{ "a = 9223372036854775808\n",
+	    "t.toml:1: integer out of range "
+	    "'9223372036854775808'" },
+	{ "a = -9223372036854775809\n",
+	    "t.toml:1: integer out of range "
+	    "'-9223372036854775809'" },
+	{ "a = 0x8000000000000000\n",
+	    "t.toml:1: integer out of range "
+	    "'0x8000000000000000'" },
+	{ "a = 99999999999999999999999\n",
+	    "t.toml:1: integer out of range "
+	    "'99999999999999999999999'" },
+	{ "a = 1e400\n", "t.toml:1: float out of range '1e400'" },
+	{ "a = -1e400\n", "t.toml:1: float out of range '-1e400'" },
+	/* Arrays and inline tables. */
+	{ "a = [1, 2", "t.toml:1: unterminated array (opened on line 1)" },
+	{ "a = [1,\n2,\n", "t.toml:3: unterminated array (opened on line 1)" },
+	{ "a = [1 2]\n", "t.toml:1: expected ',' or ']' in array, found '2'" },
+	{ "a = [,]\n", "t.toml:1: expected a value, found ','" },
+	{ "a = [1,,2]\n", "t.toml:1: expected a value, found ','" },
+	{ "a = {b = 1,}\n", "t.toml:1: trailing comma in inline table" },
+	{ "a = {b = 1\n}\n",
+	    "t.toml:1: unterminated inline table (it must "
+	    "close on the same line)" },
+	{ "a = {b = 1",
+	    "t.toml:1: unterminated inline table (it must close "
+	    "on the same line)" },
+	{ "a = {b = 1 c = 2}\n",
+	    "t.toml:1: expected ',' or '}' in inline "
+	    "table, found 'c'" },
+	{ "a = {b = 1, b = 2}\n",
+	    "t.toml:1: duplicate key 'b' in [a] (first "
+	    "on line 1)" },
+	{ "a = { = 1}\n", "t.toml:1: expected a key, found '='" },
+	{ "a = {b = {c = 1}, b.d = 2}\n",
+	    "t.toml:1: key b.d: 'b' is an "
+	    "inline table (line 1) and cannot be extended" },
+	{ "a = {b = 1}\na.c = 2\n",
+	    "t.toml:2: key a.c: 'a' is an inline "
+	    "table (line 1) and cannot be extended" },
+	{ "a = {b = 1}\n[a]\n",
+	    "t.toml:2: table [a]: 'a' is an inline table "
+	    "(line 1) and cannot be extended" },
+	{ "a = {b = {}}\n[a.b.c]\n",
+	    "t.toml:2: table [a.b.c]: 'a' is an "
+	    "inline table (line 1) and cannot be extended" },
+	{ "a = {b.c = 1}\n[a.b]\n",
+	    "t.toml:2: table [a.b]: 'a' is an inline "
+	    "table (line 1) and cannot be extended" },
+	/* Redefinitions. */
+	{ "a = 1\na = 2\n", "t.toml:2: duplicate key 'a' (first on line 1)" },
+	{ "[t]\na = 1\n\na = 2\n",
+	    "t.toml:4: duplicate key 'a' in [t] (first "
+	    "on line 2)" },
+	{ "a.b = 1\na.b = 2\n",
+	    "t.toml:2: duplicate key 'b' in [a] (first on "
+	    "line 1)" },
+	{ "[a]\n[a]\n", "t.toml:2: table [a] defined twice (first on line 1)" },
+	{ "[a.b]\n[a]\nx = 1\n[a]\n",
+	    "t.toml:4: table [a] defined twice "
+	    "(first on line 2)" },
+	{ "[a]\nb = 1\n[a.b]\n",
+	    "t.toml:3: table [a.b]: 'b' is already an "
+	    "integer (line 2)" },
+	{ "a = 1\n[a]\n",
+	    "t.toml:2: table [a]: 'a' is already an integer "
+	    "(line 1)" },
+	{ "a = 's'\n[a.b]\n",
+	    "t.toml:2: table [a.b]: 'a' is already a "
+	    "string (line 1)" },
+	{ "a = 1\na.b = 2\n",
+	    "t.toml:2: key a.b: 'a' is already an integer "
+	    "(line 1)" },
+	{ "a.b = 1\n[a]\n",
+	    "t.toml:2: table [a]: 'a' was defined by dotted "
+	    "keys (line 1)" },
+	{ "[x]\na.b = 1\n[x.a]\n",
+	    "t.toml:3: table [x.a]: 'a' was defined by "
+	    "dotted keys (line 2)" },
+	{ "[a.b]\nz = 1\n[a]\nb.c = 1\n",
+	    "t.toml:4: key b.c: 'b' was defined "
+	    "by a table header (line 1)" },
+	{ "[a.b.c]\n[a]\nb.d = 1\n",
+	    "t.toml:3: key b.d: 'b' was defined by a "
+	    "table header (line 1)" },
+	{ "[[a]]\n[a]\n",
+	    "t.toml:2: table [a]: 'a' is an array of tables "
+	    "(line 1)" },
+	{ "[[a]]\nx = 1\n[b]\na.y = 1\n", NULL },
+	{ "[a]\n[[a]]\n",
+	    "t.toml:2: array of tables [[a]]: 'a' was defined "
+	    "by a table header (line 1)" },
+	{ "a = []\n[[a]]\n",
+	    "t.toml:2: array of tables [[a]]: 'a' is already "
+	    "an array (line 1)" },
+	{ "a = [{}]\n[a.b]\n",
+	    "t.toml:2: table [a.b]: 'a' is already an "
+	    "array (line 1)" },
+	{ "[[a]]\nb = 1\n[a.b]\n",
+	    "t.toml:3: table [a.b]: 'b' is already an "
+	    "integer (line 2)" },
+	{ "[[a.b]]\n[a]\nb = 1\n",
+	    "t.toml:3: duplicate key 'b' in [a] (first "
+	    "on line 1)" },
 };
 
 static void
@@ -677,11 +677,11 @@ test_key_limit(void **state)
 	struct toml_table *t;
 	char *buf, *cause;
 	size_t i, len = 0, cap = 4097 * 32;
-	const char *prefix[] = {"", "[s]\n", "[[a]]\n"};
+	const char *prefix[] = { "", "[s]\n", "[[a]]\n" };
 	const char *want[] = {
-	    "k.toml:4097: too many keys at top level (at most 4096)",
-	    "k.toml:4098: too many keys in [s] (at most 4096)",
-	    "k.toml:4098: too many keys in [[a]] (at most 4096)",
+		"k.toml:4097: too many keys at top level (at most 4096)",
+		"k.toml:4098: too many keys in [s] (at most 4096)",
+		"k.toml:4098: too many keys in [[a]] (at most 4096)",
 	};
 	size_t p;
 
@@ -770,15 +770,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_scalars),
-	    cmocka_unit_test(test_strings),
-	    cmocka_unit_test(test_arrays_and_inline_tables),
-	    cmocka_unit_test(test_tables),
-	    cmocka_unit_test(test_empty_bom_and_api),
-	    cmocka_unit_test(test_rejections),
-	    cmocka_unit_test(test_depth_limit),
-	    cmocka_unit_test(test_key_limit),
-	    cmocka_unit_test(test_truncations),
+		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_arrays_and_inline_tables),
+		cmocka_unit_test(test_tables),
+		cmocka_unit_test(test_empty_bom_and_api),
+		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_depth_limit),
+		cmocka_unit_test(test_key_limit),
+		cmocka_unit_test(test_truncations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
