@@ -89,6 +89,8 @@ struct config {
 		char *admin_token; /* secret; "" = admin off */
 		double timeout_s;  /* per connection */
 		long long max_body_bytes;
+		double degraded_pending_age_s; /* uplink on: older = degraded */
+		long long cert_warn_days;      /* TLS expiry warning ahead */
 	} health;
 	struct {
 		int enabled;

@@ -615,6 +615,10 @@ config_read_health(struct config *cfg)
 	    cfg, t, "timeout", 10, 0.1, 3600, &cfg->health.timeout_s);
 	cfg_get_int(cfg, t, "max_body_bytes", 1048576, 1024, 1073741824,
 	    &cfg->health.max_body_bytes);
+	cfg_get_double(cfg, t, "degraded_pending_age", 3600, 1, 31536000,
+	    &cfg->health.degraded_pending_age_s);
+	cfg_get_int(
+	    cfg, t, "cert_warn_days", 14, 0, 3650, &cfg->health.cert_warn_days);
 }
 
 static void

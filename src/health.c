@@ -41,8 +41,6 @@
 #define HEALTH_MAX_HEADERS_BYTES 8192
 #define HEALTH_DEFAULT_TIMEOUT_S 10.0
 #define HEALTH_BACKLOG 16
-/* Oldest pending record older than this, uplink on: degraded. */
-#define HEALTH_STALE_PENDING_S 3600.0
 
 #define HEALTH_JSON "application/json"
 #define HEALTH_PROM "text/plain; version=0.0.4; charset=utf-8"
@@ -666,20 +664,13 @@ health_judge(struct agent *ag, const struct pipeline_stats *ps,
 		if (us.breaker == UPLINK_BREAKER_OPEN)
 			health_worse(&status, reasons, HEALTH_DEGRADED,
 			    "uplink breaker open");
-		else if (us.state == UPLINK_ERROR) {
-			snprintf(msg, sizeof msg, "uplink failing (%s): %s",
-			    us.last_error_layer != NULL ? us.last_error_layer
-							: "?",
-			    us.last_error != NULL ? us.last_error : "?");
-			health_worse(&status, reasons, HEALTH_DEGRADED, msg);
-		}
 	}
 	if (cfg->cloud.enabled && qs != NULL && qs->oldest_pending_ts > 0 &&
-	    health_now() - qs->oldest_pending_ts > HEALTH_STALE_PENDING_S) {
+	    health_now() - qs->oldest_pending_ts >
+		cfg->health.degraded_pending_age_s) {
 		snprintf(msg, sizeof msg,
-		    "oldest pending record is older "
-		    "than %.0f s",
-		    HEALTH_STALE_PENDING_S);
+		    "oldest pending record is older than %.0f s",
+		    cfg->health.degraded_pending_age_s);
 		health_worse(&status, reasons, HEALTH_DEGRADED, msg);
 	}
 	return status;
@@ -753,6 +744,41 @@ health_render_connection(struct agent *ag, struct json_out *j)
 	json_out_object_begin(j, "breaker");
 	json_out_string(j, "state", uplink_breaker_name(us.breaker));
 	json_out_object_end(j);
+}
+
+static void
+health_warn_expiry(struct json_out *j, const char *what, long long expiry,
+    double now, long long warn_days)
+{
+	char msg[160];
+	double days = ((double)expiry - now) / 86400.0;
+
+	if (expiry < 0 || days > (double)warn_days)
+		return;
+	if (days < 0)
+		snprintf(
+		    msg, sizeof msg, "%s expired %.1f days ago", what, -days);
+	else
+		snprintf(
+		    msg, sizeof msg, "%s expires in %.1f days", what, days);
+	json_out_string(j, NULL, msg);
+}
+
+/* Not (yet) a problem, but an operator should act: certificates. */
+static void
+health_render_warnings(struct agent *ag, struct json_out *j, double now)
+{
+	const struct config *cfg = agent_config(ag);
+	struct uplink *u = agent_uplink(ag);
+	struct uplink_stats us;
+
+	if (u == NULL || !cfg->cloud.enabled)
+		return;
+	uplink_stats(u, &us);
+	health_warn_expiry(j, "cloud CA certificate", us.ca_expiry, now,
+	    cfg->health.cert_warn_days);
+	health_warn_expiry(j, "cloud client certificate", us.cert_expiry, now,
+	    cfg->health.cert_warn_days);
 }
 
 /* A count the store may fail to give (-1): null then. */
@@ -855,6 +881,9 @@ health_render(struct agent *ag, struct json_out *j)
 	json_out_string(j, "status", health_status_name(status));
 	json_out_array_begin(j, "reasons");
 	health_judge(ag, &ps, qsp, j);
+	json_out_array_end(j);
+	json_out_array_begin(j, "warnings");
+	health_render_warnings(ag, j, now);
 	json_out_array_end(j);
 	json_out_string(j, "agent_id", cfg->agent.id);
 	json_out_string(j, "version", OUTPOST_VERSION);

@@ -358,15 +358,20 @@ metrics_uplink(struct agent *ag, struct evbuffer *b)
 		    "Bytes used of today's budget (UTC).",
 		    (double)us.budget_used);
 	}
+	if (us.ca_expiry < 0 && us.cert_expiry < 0)
+		return;
+	/* Seconds left, so an alert is a plain threshold (negative:
+	 * expired). */
+	metrics_family(b, "outpost_tls_cert_expiry_seconds", "gauge",
+	    "Seconds until a cloud TLS certificate expires (cert=ca: the "
+	    "earliest in ca_file; cert=client: the mTLS certificate).");
 	if (us.ca_expiry >= 0)
-		metrics_gauge(b, "outpost_tls_ca_expiry_timestamp_seconds",
-		    "Earliest expiry of the configured CA certificates.",
-		    (double)us.ca_expiry);
+		metrics_double(b, "outpost_tls_cert_expiry_seconds",
+		    (double)us.ca_expiry - metrics_now(), "cert", "ca", NULL);
 	if (us.cert_expiry >= 0)
-		metrics_gauge(b,
-		    "outpost_tls_client_cert_expiry_timestamp_seconds",
-		    "Expiry of the client certificate.",
-		    (double)us.cert_expiry);
+		metrics_double(b, "outpost_tls_cert_expiry_seconds",
+		    (double)us.cert_expiry - metrics_now(), "cert", "client",
+		    NULL);
 }
 
 static void

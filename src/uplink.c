@@ -411,6 +411,7 @@ uplink_response_cb(const struct http_result *res, void *arg)
 	long long dead = 0;
 	size_t sent = u->batch.count;
 	struct timeval now = { 0, 0 };
+	int recovered;
 
 	u->busy = 0;
 	u->st.in_flight = 0;
@@ -444,9 +445,11 @@ uplink_response_cb(const struct http_result *res, void *arg)
 		u->st.bytes_sent += u->compress == CLOUD_COMPRESS_GZIP
 		    ? u->gz.len
 		    : u->body.len;
+		recovered = u->st.consecutive_failures > 0;
 		uplink_succeed(u);
-		if (sent == u->batch_size) {
-			/* More may wait: go on at the next loop turn. */
+		if (sent == u->batch_size || recovered) {
+			/* More may wait (a backlog after an outage surely
+			 * does): go on at the next loop turn. */
 			evtimer_add(u->again, &now);
 		} else
 			store_checkpoint(u->store, 0);

@@ -11,6 +11,8 @@ url="https://localhost:$COLLECTOR_PORT/v1/batches"
 port=$(lib_free_port)
 LIB_CLOUD=$(lib_cloud_toml "$url" 'compress = "gzip"') \
 	lib_write_config "$T/outpost.toml" "$port" </dev/null
+# The test CA lives 30 days: inside a 60-day warning window.
+sed -i 's/^\[health\]$/[health]\ncert_warn_days = 60/' "$T/outpost.toml"
 lib_start_agent "$T/outpost.toml"
 lib_wait_http "http://127.0.0.1:$port/health/live"
 db="$T/data/outpost.db"
@@ -21,6 +23,12 @@ health=$(curl -sf "http://127.0.0.1:$port/health")
 [ "$(echo "$health" | lib_json connection.state)" = connected ] ||
 	fail "connection state: $health"
 [ "$(echo "$health" | lib_json breaker.state)" = closed ] || fail "breaker"
+echo "$health" | lib_json warnings | grep -q 'cloud CA certificate expires in 29\.9\|cloud CA certificate expires in 30\.0' ||
+	fail "no expiry warning: $(echo "$health" | lib_json warnings)"
+left=$(curl -sf "http://127.0.0.1:$port/metrics" |
+	awk '$1 == "outpost_tls_cert_expiry_seconds{cert=\"ca\"}" {print int($2)}')
+[ -n "$left" ] && [ "$left" -gt $((29 * 86400)) ] && [ "$left" -le $((30 * 86400)) ] ||
+	fail "outpost_tls_cert_expiry_seconds{cert=\"ca\"} = '$left'"
 
 # Stop, then every reading the store calls sent is at the collector, under
 # the same id, and nothing the collector holds is unknown to the store.
