@@ -16,6 +16,9 @@
 static const struct adapter_ops *const adapter_registry[] = {
 	&adapter_sim_ops,
 	&adapter_system_ops,
+	&adapter_mqtt_ops,
+	&adapter_http_ops,
+	&adapter_file_ops,
 };
 
 #define ADAPTER_NTYPES (sizeof adapter_registry / sizeof *adapter_registry)
@@ -161,6 +164,8 @@ adapter_submit(
 	if (r->unit[0] == '\0')
 		xstrlcpy(r->unit, dev->unit, sizeof r->unit);
 	r->priority = dev->priority;
+	/* Only our own stamps can be corrected once the clock is trusted. */
+	r->ts_given = r->ts != 0;
 	if (r->ts == 0)
 		r->ts = adapter_now();
 	clock_gettime(CLOCK_MONOTONIC, &mono);

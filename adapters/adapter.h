@@ -91,5 +91,8 @@ double adapter_now(void);
 
 extern const struct adapter_ops adapter_sim_ops;
 extern const struct adapter_ops adapter_system_ops;
+extern const struct adapter_ops adapter_mqtt_ops;
+extern const struct adapter_ops adapter_http_ops;
+extern const struct adapter_ops adapter_file_ops;
 
 #endif

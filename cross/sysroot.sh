@@ -34,6 +34,7 @@ pkgs="libc6-dev libevent-dev libsqlite3-dev libmbedtls-dev zlib1g-dev
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 mirror=${OUTPOST_DEBIAN_MIRROR:-}
 if [ -z "$mirror" ]; then
+	# shellcheck disable=SC2016 # an apt format string, not an expansion
 	mirror=$(apt-get indextargets --format '$(REPO_URI)' \
 		"Release: $(. /etc/os-release && echo "$VERSION_CODENAME")" \
 		'Target-Of: deb' 2>/dev/null | grep -v -- '-security' | head -1)
@@ -52,7 +53,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 aptdir=$out/apt
 sysroot=$out/sysroot
-stamp="$arch $suite $mirror $(echo $pkgs)"
+stamp="$arch $suite $mirror $(printf '%s ' $pkgs)"
 
 # Already built for the same request: nothing to do.
 if [ -f "$sysroot/.outpost-sysroot" ] &&

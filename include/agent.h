@@ -13,11 +13,17 @@
 struct adapter;
 struct agent;
 struct event_base;
+struct history;
 struct pipeline;
+struct privacy;
+struct rules;
 struct spool;
 struct store;
 struct uplink;
 struct sysinfo;
+struct pressure;
+struct summary;
+struct wallclock;
 
 /*
  * Validates cfg fully (adapters included) as --check and reload do; the
@@ -46,6 +52,15 @@ struct adapter *agent_adapter_at(struct agent *, size_t);
 double agent_start_time(struct agent *); /* Unix seconds */
 double agent_uptime_s(struct agent *);
 unsigned long long agent_reloads(struct agent *);
+/* The status page's last hour; NULL before the agent is running. */
+struct history *agent_history(struct agent *);
+/* Clock trust, summaries, storage pressure (NULL before they exist). */
+struct wallclock *agent_wallclock(struct agent *);
+struct summary *agent_summary(struct agent *);
+struct pressure *agent_pressure(struct agent *);
+/* The privacy firewall and the rules (rebuilt on reload; NULL early). */
+struct privacy *agent_privacy(struct agent *);
+struct rules *agent_rules(struct agent *);
 
 /* Admin entry points (the only way health changes anything). */
 int agent_admin_flush(struct agent *, char **cause);

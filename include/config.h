@@ -45,17 +45,47 @@ struct cfg_device {
 	struct toml_table *table; /* type-specific keys */
 };
 
+/* What a rule watches: the value, its change per second, or silence. */
+enum cfg_rule_kind {
+	CFG_RULE_THRESHOLD, /* above / below */
+	CFG_RULE_RATE,	    /* rate_above / rate_below, into above / below */
+	CFG_RULE_STALE,	    /* stale = N s without a reading */
+};
+
+enum cfg_rule_action {
+	CFG_ACTION_LOG,
+	CFG_ACTION_EXEC,
+};
+
+#define CFG_ACTION_ON_FIRE 0x01
+#define CFG_ACTION_ON_CLEAR 0x02
+
 struct cfg_rule {
 	char *name;
 	char *sensor; /* glob */
+	enum cfg_rule_kind kind;
 	int has_above;
-	double above;
+	double above; /* the value, or with CFG_RULE_RATE units/s */
 	int has_below;
 	double below;
+	int has_clear; /* hysteresis level; default the threshold */
+	double clear;
 	double for_s;
+	double stale_s; /* CFG_RULE_STALE */
 	enum priority severity;
+	enum cfg_rule_action action;
+	char **command; /* exec: argv, NULL-terminated, absolute path */
+	size_t ncommand;
+	double timeout_s; /* exec: killed after */
+	int action_on;	  /* CFG_ACTION_ON_* */
 	int line;
 	struct toml_table *table; /* keys later features read */
+};
+
+/* [privacy] quantize = [{ sensor = "gps.*", step = 0.01 }, ...] */
+struct cfg_quantize {
+	char *sensor; /* glob */
+	double step;
 };
 
 /*
@@ -83,7 +113,16 @@ struct config {
 		double commit_interval_s;   /* group commit wait */
 		long long commit_max;	    /* readings per transaction */
 		long long checkpoint_pages; /* WAL pages before a checkpoint */
+		double summary_interval_s;  /* summary period */
+		double pressure_min_age_s;  /* unsent summarized: purge after */
+		double pressure_interval_s; /* storage pressure check */
+		long long max_pages;	    /* SQLite max_page_count; 0 = none */
 	} store;
+	struct {
+		double trusted_after_ts; /* Unix s: earlier is not trusted */
+		int require_sync;	 /* also wait for adjtimex */
+		double check_interval_s;
+	} clock;
 	struct {
 		char *listen;	   /* host:port */
 		char *admin_token; /* secret; "" = admin off */
@@ -91,6 +130,7 @@ struct config {
 		long long max_body_bytes;
 		double degraded_pending_age_s; /* uplink on: older = degraded */
 		long long cert_warn_days;      /* TLS expiry warning ahead */
+		double history_interval_s;     /* status page chart step */
 	} health;
 	struct {
 		int enabled;
@@ -131,6 +171,11 @@ struct config {
 		size_t nallow;
 		char **redact_meta;
 		size_t nredact_meta;
+		char **hash_meta; /* values replaced by HMAC-SHA256 */
+		size_t nhash_meta;
+		char *hmac_key; /* secret, in the tree; "" = none */
+		struct cfg_quantize *quantize;
+		size_t nquantize;
 	} privacy;
 
 	struct cfg_device *devices;

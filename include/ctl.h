@@ -13,7 +13,21 @@ struct config;
 #define CTL_DEGRADED 1
 #define CTL_UNHEALTHY 2
 
-int ctl_status(const struct config *, int json_output);
+struct ctl_status_opts {
+	int json;	   /* the /health document instead of the summary */
+	int watch;	   /* refresh every interval_s until SIGINT/SIGTERM */
+	double interval_s; /* --interval, for --watch */
+};
+
+#define CTL_WATCH_INTERVAL_S 2.0
+#define CTL_WATCH_MIN_INTERVAL_S 0.1
+#define CTL_WATCH_MAX_INTERVAL_S 86400.0
+
+/*
+ * Prints the running agent's status; returns the CTL_* code of the last
+ * look (under --watch, when a signal stops it).
+ */
+int ctl_status(const struct config *, const struct ctl_status_opts *);
 int ctl_flush(const struct config *);
 
 /*

@@ -17,6 +17,7 @@ struct event_base;
 struct pipeline;
 struct pipeline_src;
 struct store;
+struct wallclock;
 
 /* ok = 1: committed; ok = 0: refused or dropped (do not acknowledge). */
 typedef ringbuf_done_cb pipeline_done_cb;
@@ -61,6 +62,17 @@ pipeline_new(struct event_base *, struct store *, const struct pipeline_opts *);
 void pipeline_free(struct pipeline *); /* commits first */
 void pipeline_set_hooks(struct pipeline *, const struct pipeline_hooks *);
 void pipeline_set_agent_id(struct pipeline *, const char *);
+/*
+ * The wall clock's trust (wallclock.h): readings our clock stamped before
+ * it was trusted are marked unsynced and get their id from boot id and
+ * monotonic time. NULL (the default): every ts is trusted.
+ */
+void pipeline_set_wallclock(struct pipeline *, struct wallclock *);
+/*
+ * Storage pressure: readings less urgent than lowest are refused (done
+ * with ok = 0, so acknowledged sources keep them). Default PRIORITY_LOW.
+ */
+void pipeline_set_min_priority(struct pipeline *, enum priority lowest);
 
 /* A source: one ring of the given capacity, named for stats and logs. */
 struct pipeline_src *

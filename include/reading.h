@@ -30,6 +30,8 @@ struct reading {
 	double value;
 	uint64_t mono_ns; /* CLOCK_MONOTONIC at the reading */
 	enum priority priority;
+	unsigned char ts_given; /* ts came from the source, not our clock */
+	unsigned char unsynced; /* stamped before our clock was trusted */
 	unsigned char id[RECORD_ID_LEN]; /* filled by the pipeline */
 };
 

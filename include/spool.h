@@ -67,6 +67,13 @@ int spool_expire(struct spool *, double now, long long *shed);
  * last; sent records before any of them. Counted in meta shed_total.
  */
 int spool_shed(struct spool *, long long *shed);
+/*
+ * The same order down to target_bytes of live data, but queued records
+ * more urgent than last are kept (a full disk: they are refused at the
+ * source instead of deleted after being acknowledged).
+ */
+int spool_shed_to(struct spool *, long long target_bytes, enum priority last,
+    long long *shed);
 /* Bytes of live pages (page_count - freelist) * page_size. */
 long long spool_live_bytes(struct spool *);
 long long spool_pending(struct spool *);

@@ -23,12 +23,13 @@ enum store_state {
 	STORE_DEAD_LETTER = 3,
 };
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store_opts {
 	int durability_full;	    /* synchronous=FULL */
 	long long checkpoint_pages; /* WAL pages before checkpoint */
 	long long cache_kib;	    /* SQLite page cache bound */
+	long long max_pages;	    /* 0 = none; a test/ops knob */
 };
 
 struct store_queue_stats {
@@ -76,6 +77,28 @@ int store_queue_stats(struct store *, struct store_queue_stats *);
 long long store_count_readings(struct store *);
 long long store_count_events(struct store *);
 
+/* One row of "events" (strings valid only during the callback). */
+struct store_event {
+	double ts; /* Unix s */
+	const char *rule;
+	const char *kind; /* fire | clear */
+	const char *device;
+	const char *sensor;
+	double value;
+	enum priority severity;
+	enum store_state state;
+};
+typedef void store_event_cb(void *arg, const struct store_event *);
+/*
+ * Adds one row to "events" (priority = severity, state queued); its own
+ * transaction unless one is open. A replay of the same id is ignored.
+ */
+int store_add_event(struct store *, const unsigned char id[RECORD_ID_LEN],
+    const struct store_event *, const char *detail);
+/* The n newest rows of "events", newest first; how many, or -1. */
+int store_recent_events(
+    struct store *, size_t n, store_event_cb *cb, void *arg);
+
 /* Passive checkpoint when the WAL holds more than checkpoint_pages (or
  * always, with force); truncates the WAL file when force is set. */
 int store_checkpoint(struct store *, int force);
@@ -108,6 +131,17 @@ int store_offset_set(struct store *, const char *source, const char *value);
 
 /* Appends a row to "audit". */
 int store_audit(struct store *, const char *kind, const char *detail);
+
+/*
+ * PRAGMA max_page_count: the database cannot grow past it (SQLITE_FULL),
+ * like a full disk; 0 lifts the limit. A test and operations knob.
+ */
+int store_set_max_pages(struct store *, long long max_pages);
+/*
+ * 1 after a write failed with SQLITE_FULL (disk or max_pages), until a
+ * transaction that wrote something commits.
+ */
+int store_full(struct store *);
 
 /* Last SQLite error text, for logs. */
 const char *store_errmsg(struct store *);

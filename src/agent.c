@@ -16,13 +16,19 @@
 #include "adapter.h"
 #include "agent.h"
 #include "health.h"
+#include "history.h"
 #include "json_out.h"
 #include "log.h"
 #include "pipeline.h"
+#include "pressure.h"
+#include "privacy.h"
+#include "rules.h"
 #include "spool.h"
 #include "store.h"
+#include "summary.h"
 #include "sysinfo.h"
 #include "uplink.h"
+#include "wallclock.h"
 #include "xmalloc.h"
 
 #define AGENT_MAINTENANCE_S 30
@@ -42,6 +48,13 @@ struct agent {
 	struct event *sig_int;
 	struct event *sig_hup;
 	struct event *maintenance;
+	struct history *history;     /* the status page's last hour */
+	struct privacy *privacy;     /* admission: before the ring */
+	struct rules *rules;	     /* on committed readings */
+	struct event *history_timer; /* [health] history_interval */
+	struct wallclock *clock;   /* trust in ts, corrections */
+	struct summary *summary;   /* folds closed periods */
+	struct pressure *pressure; /* storage modes and shedding */
 	double start_time;
 	double start_mono;
 	unsigned long long reloads;
@@ -198,13 +211,133 @@ agent_spool_opts(const struct config *cfg, struct spool_opts *o)
 	o->max_db_bytes = cfg->store.max_db_mb * 1048576LL;
 }
 
-/* Per committed reading: the uplink flushes once a batch is waiting. */
+static void
+agent_wallclock_opts(const struct config *cfg, struct wallclock_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->trusted_after_ts = cfg->clock.trusted_after_ts;
+	o->require_sync = cfg->clock.require_sync;
+	o->check_interval_s = cfg->clock.check_interval_s;
+}
+
+static void
+agent_storage_opts(const struct config *cfg, struct summary_opts *so,
+    struct pressure_opts *po)
+{
+	memset(so, 0, sizeof *so);
+	so->agent_id = cfg->agent.id;
+	so->interval_s = cfg->store.summary_interval_s;
+	memset(po, 0, sizeof *po);
+	po->max_db_bytes = cfg->store.max_db_mb * 1048576LL;
+	po->min_age_s = cfg->store.pressure_min_age_s;
+	po->check_interval_s = cfg->store.pressure_interval_s;
+}
+
+/* Before a fold: readings still buffered belong to the closing period. */
+static void
+agent_fold_flush_cb(void *arg)
+{
+	struct agent *ag = arg;
+
+	pipeline_commit(ag->pipeline);
+}
+
+/* Summaries and storage pressure, once the pipeline exists. */
+static void
+agent_build_storage(struct agent *ag)
+{
+	struct summary_opts so;
+	struct pressure_opts po;
+
+	agent_storage_opts(ag->cfg, &so, &po);
+	pipeline_set_wallclock(ag->pipeline, ag->clock);
+	ag->summary = summary_new(ag->store, &so);
+	summary_set_wallclock(ag->summary, ag->clock);
+	ag->pressure = pressure_new(
+	    ag->store, ag->spool, ag->pipeline, ag->summary, &po);
+	wallclock_start(ag->clock, ag->base);
+	summary_start(ag->summary, ag->base, agent_fold_flush_cb, ag);
+	pressure_start(ag->pressure, ag->base);
+}
+
+/* SIGHUP: clock, summaries, pressure and max_pages take the new values. */
+static void
+agent_reload_storage(struct agent *ag)
+{
+	struct wallclock_opts wo;
+	struct summary_opts so;
+	struct pressure_opts po;
+
+	store_set_max_pages(ag->store, ag->cfg->store.max_pages);
+	agent_wallclock_opts(ag->cfg, &wo);
+	wallclock_set_opts(ag->clock, &wo);
+	agent_storage_opts(ag->cfg, &so, &po);
+	summary_set_opts(ag->summary, &so);
+	pressure_set_opts(ag->pressure, &po);
+}
+
+/* Every reading, before it is buffered: the privacy firewall. */
+static int
+agent_admit_cb(void *arg, struct reading *r)
+{
+	struct agent *ag = arg;
+
+	return privacy_admit(ag->privacy, r);
+}
+
+/*
+ * Per committed reading: rules see only what the store holds (an event
+ * never stands for a reading that was lost); the uplink flushes once a
+ * batch is waiting.
+ */
 static void
 agent_committed_cb(void *arg, const struct reading *r)
 {
 	struct agent *ag = arg;
 
+	rules_reading(ag->rules, r, agent_clock(CLOCK_MONOTONIC));
 	uplink_committed(ag->uplink, 1);
+}
+
+/* A rule event: one row (its own transaction), then the uplink knows. */
+static int
+agent_event_cb(void *arg, const struct rules_event *ev)
+{
+	struct agent *ag = arg;
+	struct store_event se;
+
+	memset(&se, 0, sizeof se);
+	se.ts = ev->ts;
+	se.rule = ev->rule;
+	se.kind = rules_event_kind_name(ev->kind);
+	se.device = ev->device;
+	se.sensor = ev->sensor;
+	se.value = ev->value;
+	se.severity = ev->severity;
+	if (store_add_event(ag->store, ev->id, &se, ev->detail) == -1)
+		return -1;
+	if (ev->severity == PRIORITY_CRITICAL)
+		uplink_flush(ag->uplink, "critical event");
+	else
+		uplink_committed(ag->uplink, 1);
+	return 0;
+}
+
+/* Privacy and rules from ag->cfg; NULL privacy with *cause on failure. */
+static int
+agent_build_edge(struct agent *ag, char **cause)
+{
+	struct rules_opts ro;
+
+	if ((ag->privacy = privacy_new(ag->cfg, cause)) == NULL)
+		return -1;
+	memset(&ro, 0, sizeof ro);
+	ro.agent_id = ag->cfg->agent.id;
+	ro.base = ag->base;
+	ro.emit = agent_event_cb;
+	ro.arg = ag;
+	ag->rules = rules_new(ag->cfg, &ro);
+	return 0;
 }
 
 static void
@@ -213,6 +346,7 @@ agent_set_hooks(struct agent *ag)
 	struct pipeline_hooks hooks;
 
 	memset(&hooks, 0, sizeof hooks);
+	hooks.admit = agent_admit_cb;
 	hooks.committed = agent_committed_cb;
 	hooks.arg = ag;
 	pipeline_set_hooks(ag->pipeline, &hooks);
@@ -224,6 +358,7 @@ agent_reload(struct agent *ag)
 {
 	struct config *cfg;
 	struct adapter **adapters = NULL;
+	struct privacy *privacy = NULL;
 	size_t nadapters = 0, i;
 	char *cause = NULL;
 	struct json_out j;
@@ -249,6 +384,10 @@ agent_reload(struct agent *ag)
 		log_warn("agent",
 		    "data_dir and health.listen changes take "
 		    "effect at the next start");
+	if ((privacy = privacy_new(cfg, &cause)) == NULL) {
+		log_error("agent", "reload refused: %s", cause);
+		goto out;
+	}
 	if (agent_build_adapters(cfg, &adapters, &nadapters, &cause) == -1) {
 		log_error("agent", "reload refused: %s", cause);
 		goto out;
@@ -271,8 +410,16 @@ agent_reload(struct agent *ag)
 	cfg = NULL;
 	agent_apply_logging(ag->cfg);
 	pipeline_set_agent_id(ag->pipeline, ag->cfg->agent.id);
+	/* Rebuilt, not patched: only counters and rule states carry over. */
+	privacy_carry(privacy, ag->privacy);
+	privacy_free(ag->privacy);
+	ag->privacy = privacy;
+	privacy = NULL;
+	rules_set_agent_id(ag->rules, ag->cfg->agent.id);
+	rules_reconfigure(ag->rules, ag->cfg, agent_clock(CLOCK_MONOTONIC));
 	agent_spool_opts(ag->cfg, &so);
 	spool_set_opts(ag->spool, &so);
+	agent_reload_storage(ag);
 	ag->adapters = adapters;
 	ag->nadapters = nadapters;
 	agent_start_adapters(ag);
@@ -287,6 +434,7 @@ agent_reload(struct agent *ag)
 	log_info("agent", "config reloaded from %s: %zu devices", ag->cfg->path,
 	    ag->nadapters);
 out:
+	privacy_free(privacy);
 	free(cause);
 	config_free(cfg);
 }
@@ -314,8 +462,11 @@ agent_maintenance(struct agent *ag)
 	double now = agent_clock(CLOCK_REALTIME);
 	long long n = 0;
 
-	spool_expire(ag->spool, now, &n);
-	spool_shed(ag->spool, &n);
+	/* Uncorrected timestamps first: TTL must not judge them. */
+	wallclock_check(ag->clock);
+	if (!wallclock_pending(ag->clock))
+		spool_expire(ag->spool, now, &n);
+	pressure_check(ag->pressure, now);
 	if (ag->cfg->store.retention_hours > 0)
 		store_purge_sent(ag->store,
 		    now - (double)ag->cfg->store.retention_hours * 3600.0, &n);
@@ -328,6 +479,32 @@ agent_maintenance_cb(evutil_socket_t fd, short what, void *arg)
 	agent_maintenance(arg);
 }
 
+static void
+agent_history_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *ag = arg;
+
+	history_sample(ag->history, ag);
+}
+
+/* The status page's chart: one sample now, then one per interval. */
+static void
+agent_start_history(struct agent *ag)
+{
+	double interval_s = ag->cfg->health.history_interval_s;
+	struct timeval tv;
+
+	if (!(interval_s > 0))
+		interval_s = 30;
+	tv.tv_sec = (time_t)interval_s;
+	tv.tv_usec = (suseconds_t)((interval_s - (double)tv.tv_sec) * 1e6);
+	ag->history = history_new(HISTORY_POINTS, interval_s);
+	ag->history_timer =
+	    event_new(ag->base, -1, EV_PERSIST, agent_history_cb, ag);
+	evtimer_add(ag->history_timer, &tv);
+	history_sample(ag->history, ag);
+}
+
 struct agent *
 agent_new(struct config *cfg, char **cause)
 {
@@ -335,6 +512,7 @@ agent_new(struct config *cfg, char **cause)
 	struct store_opts so;
 	struct pipeline_opts po;
 	struct spool_opts spo;
+	struct wallclock_opts wo;
 	struct timeval tv = { AGENT_MAINTENANCE_S, 0 };
 	long long requeued = 0;
 
@@ -351,6 +529,7 @@ agent_new(struct config *cfg, char **cause)
 	memset(&so, 0, sizeof so);
 	so.durability_full = cfg->store.durability == STORE_DURABILITY_FULL;
 	so.checkpoint_pages = cfg->store.checkpoint_pages;
+	so.max_pages = cfg->store.max_pages;
 	if ((ag->store = store_open(cfg->agent.data_dir, &so, cause)) == NULL)
 		goto fail;
 	if (store_requeue_in_flight(ag->store, &requeued) == 0 && requeued > 0)
@@ -359,6 +538,8 @@ agent_new(struct config *cfg, char **cause)
 		    "stop: queued again",
 		    requeued);
 	store_meta_set(ag->store, "agent_id", cfg->agent.id);
+	agent_wallclock_opts(cfg, &wo);
+	ag->clock = wallclock_new(ag->store, &wo, NULL, NULL);
 
 	agent_spool_opts(cfg, &spo);
 	ag->spool = spool_new(ag->store, &spo);
@@ -372,6 +553,9 @@ agent_new(struct config *cfg, char **cause)
 	po.commit_max = (size_t)cfg->store.commit_max;
 	ag->pipeline = pipeline_new(ag->base, ag->store, &po);
 	agent_set_hooks(ag);
+	agent_build_storage(ag);
+	if (agent_build_edge(ag, cause) == -1)
+		goto fail;
 	ag->sysinfo = sysinfo_new("/", cfg->agent.data_dir);
 
 	if (agent_build_adapters(cfg, &ag->adapters, &ag->nadapters, cause) ==
@@ -392,6 +576,7 @@ agent_new(struct config *cfg, char **cause)
 	    event_new(ag->base, -1, EV_PERSIST, agent_maintenance_cb, ag);
 	evtimer_add(ag->maintenance, &tv);
 	agent_maintenance(ag);
+	agent_start_history(ag);
 	store_audit(ag->store, "start", NULL);
 	log_info("agent",
 	    "outpost running: agent %s, %zu devices, store %s, "
@@ -432,9 +617,19 @@ agent_free(struct agent *ag)
 		event_free(ag->sig_hup);
 	if (ag->maintenance != NULL)
 		event_free(ag->maintenance);
+	if (ag->history_timer != NULL)
+		event_free(ag->history_timer);
+	history_free(ag->history);
+	/* They use the pipeline; the pipeline's last commit uses the clock. */
+	pressure_free(ag->pressure);
+	summary_free(ag->summary);
 	pipeline_free(ag->pipeline);
+	/* After the last commit's rule events, before the store closes. */
+	rules_free(ag->rules);
+	privacy_free(ag->privacy);
 	uplink_free(ag->uplink);
 	spool_free(ag->spool);
+	wallclock_free(ag->clock);
 	if (ag->store != NULL) {
 		store_audit(ag->store, "stop", NULL);
 		store_checkpoint(ag->store, 1);
@@ -517,6 +712,42 @@ unsigned long long
 agent_reloads(struct agent *ag)
 {
 	return ag->reloads;
+}
+
+struct history *
+agent_history(struct agent *ag)
+{
+	return ag->history;
+}
+
+struct wallclock *
+agent_wallclock(struct agent *ag)
+{
+	return ag->clock;
+}
+
+struct summary *
+agent_summary(struct agent *ag)
+{
+	return ag->summary;
+}
+
+struct pressure *
+agent_pressure(struct agent *ag)
+{
+	return ag->pressure;
+}
+
+struct privacy *
+agent_privacy(struct agent *ag)
+{
+	return ag->privacy;
+}
+
+struct rules *
+agent_rules(struct agent *ag)
+{
+	return ag->rules;
 }
 
 int

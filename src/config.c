@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "wallclock.h"
 #include "xmalloc.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -47,7 +48,8 @@ static const char *const config_priorities[] = { "critical", "high", "normal",
 
 /* The order config_print() gives sections, whatever the file's order. */
 static const char *const config_root_order[] = { "agent", "logging", "store",
-	"health", "cloud", "sensors", "privacy", "device", "rule", NULL };
+	"clock", "health", "cloud", "sensors", "privacy", "device", "rule",
+	NULL };
 static const char *const config_cloud_order[] = { "retry", "breaker", "ttl",
 	NULL };
 
@@ -594,6 +596,32 @@ config_read_store(struct config *cfg)
 	    cfg, t, "commit_max", 500, 1, 100000, &cfg->store.commit_max);
 	cfg_get_int(cfg, t, "checkpoint_pages", 1000, 16, 1000000,
 	    &cfg->store.checkpoint_pages);
+	cfg_get_double(cfg, t, "summary_interval", 3600, 1, 604800,
+	    &cfg->store.summary_interval_s);
+	cfg_get_double(cfg, t, "pressure_min_age", 3600, 0, 31536000,
+	    &cfg->store.pressure_min_age_s);
+	cfg_get_double(cfg, t, "pressure_interval", 5, 0.01, 3600,
+	    &cfg->store.pressure_interval_s);
+	cfg_get_int(
+	    cfg, t, "max_pages", 0, 0, 4294967294LL, &cfg->store.max_pages);
+}
+
+static void
+config_read_clock(struct config *cfg)
+{
+	struct toml_table *t;
+	char *s;
+
+	t = cfg_table(cfg, cfg->root, "clock", "[clock]");
+	if (cfg_get_string(cfg, t, "trusted_after", "2024-01-01", &s) == 0 &&
+	    wallclock_parse_time(s, &cfg->clock.trusted_after_ts) == -1)
+		cfg_key_error(cfg, t, "trusted_after", cfg_line(t, "trusted_after"),
+		    "'%s' is not a date (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ) or "
+		    "Unix seconds",
+		    s);
+	cfg_get_bool(cfg, t, "require_sync", 0, &cfg->clock.require_sync);
+	cfg_get_double(cfg, t, "check_interval", 10, 0.01, 3600,
+	    &cfg->clock.check_interval_s);
 }
 
 static void
@@ -619,6 +647,8 @@ config_read_health(struct config *cfg)
 	    &cfg->health.degraded_pending_age_s);
 	cfg_get_int(
 	    cfg, t, "cert_warn_days", 14, 0, 3650, &cfg->health.cert_warn_days);
+	cfg_get_double(cfg, t, "history_interval", 30, 0.1, 3600,
+	    &cfg->health.history_interval_s);
 }
 
 static void
@@ -758,6 +788,54 @@ config_patterns(struct config *cfg, struct toml_table *t, const char *key,
 	}
 }
 
+#define CONFIG_HMAC_KEY_MIN 16
+
+/* [privacy] quantize: an array of { sensor = GLOB, step = N } tables. */
+static void
+config_read_quantize(struct config *cfg, struct toml_table *t)
+{
+	struct toml_value *v, nv, *item;
+	struct cfg_quantize *q;
+	struct toml_table *qt;
+	size_t i;
+
+	if ((v = cfg_lookup(t, "quantize")) == NULL) {
+		memset(&nv, 0, sizeof nv);
+		nv.type = TOML_ARRAY;
+		nv.u.arr = xcalloc(1, sizeof *nv.u.arr);
+		cfg_default(t, "quantize", &nv);
+		return;
+	}
+	if (v->type != TOML_ARRAY) {
+		cfg_type_error(cfg, t, "quantize", v, "array of tables");
+		return;
+	}
+	cfg->privacy.quantize =
+	    config_own(cfg, xcalloc(v->u.arr->n + 1, sizeof *q));
+	for (i = 0; i < v->u.arr->n; i++) {
+		item = &v->u.arr->items[i];
+		if (item->type != TOML_TABLE) {
+			cfg_key_error(cfg, t, "quantize", item->line,
+			    "element %zu: expected a table "
+			    "{ sensor = \"glob\", step = N }, got %s",
+			    i + 1, toml_type_name(item->type));
+			continue;
+		}
+		qt = item->u.tab;
+		free(qt->name);
+		xasprintf(&qt->name, "[privacy] quantize[%zu]", i + 1);
+		if (qt->line == 0)
+			qt->line = item->line;
+		q = &cfg->privacy.quantize[cfg->privacy.nquantize++];
+		config_string(cfg, qt, "sensor", NULL, READING_SENSOR_MAX,
+		    CONFIG_GLOB_CHARS, &q->sensor);
+		if (!cfg_has(qt, "step"))
+			cfg_error(cfg, qt->line,
+			    "%s: missing required key 'step'", qt->name);
+		cfg_get_double(cfg, qt, "step", 1, 1e-12, 1e12, &q->step);
+	}
+}
+
 static void
 config_read_privacy(struct config *cfg)
 {
@@ -771,6 +849,18 @@ config_read_privacy(struct config *cfg)
 	    cfg, t, "allow", &cfg->privacy.allow, &cfg->privacy.nallow);
 	config_patterns(cfg, t, "redact_meta", &cfg->privacy.redact_meta,
 	    &cfg->privacy.nredact_meta);
+	config_patterns(cfg, t, "hash_meta", &cfg->privacy.hash_meta,
+	    &cfg->privacy.nhash_meta);
+	cfg_get_secret(cfg, t, "hmac_key", "", &cfg->privacy.hmac_key);
+	/* The key is all that keeps a hashed name from a dictionary. */
+	if (cfg->privacy.nhash_meta > 0 &&
+	    strlen(cfg->privacy.hmac_key) < CONFIG_HMAC_KEY_MIN)
+		cfg_key_error(cfg, t, "hmac_key",
+		    cfg_line(t, "hmac_key") ? cfg_line(t, "hmac_key")
+					    : cfg_line(t, "hash_meta"),
+		    "hash_meta needs a key of at least %d bytes",
+		    CONFIG_HMAC_KEY_MIN);
+	config_read_quantize(cfg, t);
 }
 
 /* The entries of [[key]] (or key = [{...}]); NULL when absent or mistyped. */
@@ -839,6 +929,132 @@ config_read_device(
 	    cfg, t, "buffer", cfg->sensors.buffer, 1, 1000000, &dev->buffer);
 }
 
+/* A key that does not apply here: consumed, so it is not also "unknown". */
+static void
+config_inapplicable(
+    struct config *cfg, struct toml_table *t, const char *key, const char *why)
+{
+	if (!cfg_has(t, key))
+		return;
+	cfg_lookup(t, key);
+	cfg_key_error(cfg, t, key, cfg_line(t, key), "%s", why);
+}
+
+/*
+ * One kind of condition per rule: above/below (the value), rate_above/
+ * rate_below (its change per second) or stale (seconds of silence); clear
+ * is the hysteresis level of a one-sided threshold or rate.
+ */
+static void
+config_read_rule_condition(
+    struct config *cfg, struct toml_table *t, struct cfg_rule *rule)
+{
+	static const char *const keys[] = { "above", "below", "rate_above",
+		"rate_below", "stale", "for", "clear", NULL };
+	const char *ka = "above", *kb = "below";
+	int value, rate, stale;
+	size_t i;
+
+	value = cfg_has(t, "above") || cfg_has(t, "below");
+	rate = cfg_has(t, "rate_above") || cfg_has(t, "rate_below");
+	stale = cfg_has(t, "stale");
+	if (value + rate + stale > 1) {
+		cfg_error(cfg, t->line,
+		    "%s: use one kind of condition: 'above'/'below', "
+		    "'rate_above'/'rate_below' or 'stale'",
+		    t->name);
+		for (i = 0; keys[i] != NULL; i++)
+			cfg_lookup(t, keys[i]);
+		return;
+	}
+	if (stale) {
+		rule->kind = CFG_RULE_STALE;
+		cfg_get_double(
+		    cfg, t, "stale", 1, 0.001, 31536000, &rule->stale_s);
+		config_inapplicable(
+		    cfg, t, "for", "does not apply to a stale rule");
+		config_inapplicable(
+		    cfg, t, "clear", "does not apply to a stale rule");
+		return;
+	}
+	if (rate) {
+		rule->kind = CFG_RULE_RATE;
+		ka = "rate_above";
+		kb = "rate_below";
+	}
+	if ((rule->has_above = cfg_has(t, ka)))
+		cfg_get_double(cfg, t, ka, 0, -DBL_MAX, DBL_MAX, &rule->above);
+	if ((rule->has_below = cfg_has(t, kb)))
+		cfg_get_double(cfg, t, kb, 0, -DBL_MAX, DBL_MAX, &rule->below);
+	if (!rule->has_above && !rule->has_below)
+		cfg_error(
+		    cfg, t->line, "%s: needs 'above' or 'below'", t->name);
+	if (rule->has_above && rule->has_below && rule->above < rule->below)
+		cfg_key_error(cfg, t, ka, cfg_line(t, ka),
+		    "%g is below %s (%g): the rule would always hold",
+		    rule->above, kb, rule->below);
+	cfg_get_double(cfg, t, "for", 0, 0, 86400, &rule->for_s);
+	if (!cfg_has(t, "clear"))
+		return;
+	if (rule->has_above && rule->has_below) {
+		config_inapplicable(cfg, t, "clear",
+		    "needs a one-sided rule (either above or below)");
+		return;
+	}
+	if (cfg_get_double(cfg, t, "clear", 0, -DBL_MAX, DBL_MAX,
+		&rule->clear) == -1)
+		return;
+	rule->has_clear = 1;
+	if (rule->has_above && rule->clear > rule->above)
+		cfg_key_error(cfg, t, "clear", cfg_line(t, "clear"),
+		    "%g is above %s (%g)", rule->clear, ka, rule->above);
+	if (rule->has_below && rule->clear < rule->below)
+		cfg_key_error(cfg, t, "clear", cfg_line(t, "clear"),
+		    "%g is below %s (%g)", rule->clear, kb, rule->below);
+}
+
+static const char *const config_actions[] = { "log", "exec", NULL };
+static const char *const config_action_on[] = { "both", "fire", "clear",
+	NULL };
+
+/* action = "log" (the default) or "exec" with a command, never a shell. */
+static void
+config_read_rule_action(
+    struct config *cfg, struct toml_table *t, struct cfg_rule *rule)
+{
+	const char *why = "needs action = \"exec\"";
+	int e;
+
+	cfg_get_enum(cfg, t, "action", config_actions, CFG_ACTION_LOG, &e);
+	rule->action = e;
+	if (rule->action != CFG_ACTION_EXEC) {
+		config_inapplicable(cfg, t, "command", why);
+		config_inapplicable(cfg, t, "timeout", why);
+		config_inapplicable(cfg, t, "action_on", why);
+		return;
+	}
+	if (!cfg_has(t, "command"))
+		cfg_error(cfg, t->line, "%s: action = \"exec\" needs 'command'",
+		    t->name);
+	if (cfg_get_strings(
+		cfg, t, "command", &rule->command, &rule->ncommand) == 0 &&
+	    cfg_has(t, "command")) {
+		if (rule->ncommand == 0)
+			cfg_key_error(cfg, t, "command", cfg_line(t, "command"),
+			    "is empty");
+		else if (rule->command[0][0] != '/')
+			cfg_key_error(cfg, t, "command", cfg_line(t, "command"),
+			    "'%s' must be an absolute path (it is run "
+			    "without a shell or PATH search)",
+			    rule->command[0]);
+	}
+	cfg_get_double(cfg, t, "timeout", 10, 0.001, 86400, &rule->timeout_s);
+	cfg_get_enum(cfg, t, "action_on", config_action_on, 0, &e);
+	rule->action_on = e == 1 ? CFG_ACTION_ON_FIRE
+	    : e == 2	     ? CFG_ACTION_ON_CLEAR
+			     : CFG_ACTION_ON_FIRE | CFG_ACTION_ON_CLEAR;
+}
+
 static void
 config_read_rule(
     struct config *cfg, struct toml_table *t, struct cfg_rule *rule)
@@ -865,19 +1081,11 @@ config_read_rule(
 	}
 	config_string(cfg, t, "sensor", NULL, READING_SENSOR_MAX,
 	    CONFIG_GLOB_CHARS, &rule->sensor);
-	if ((rule->has_above = cfg_has(t, "above")))
-		cfg_get_double(
-		    cfg, t, "above", 0, -DBL_MAX, DBL_MAX, &rule->above);
-	if ((rule->has_below = cfg_has(t, "below")))
-		cfg_get_double(
-		    cfg, t, "below", 0, -DBL_MAX, DBL_MAX, &rule->below);
-	if (!rule->has_above && !rule->has_below)
-		cfg_error(
-		    cfg, t->line, "%s: needs 'above' or 'below'", t->name);
-	cfg_get_double(cfg, t, "for", 0, 0, 86400, &rule->for_s);
+	config_read_rule_condition(cfg, t, rule);
 	cfg_get_enum(
 	    cfg, t, "severity", config_priorities, PRIORITY_CRITICAL, &e);
 	rule->severity = e;
+	config_read_rule_action(cfg, t, rule);
 }
 
 static void
@@ -947,6 +1155,7 @@ config_load_text(const char *text, size_t len, const char *name, char **cause)
 	config_read_agent(cfg);
 	config_read_logging(cfg);
 	config_read_store(cfg);
+	config_read_clock(cfg);
 	config_read_health(cfg);
 	config_read_cloud(cfg);
 	config_read_sensors(cfg);

@@ -1,16 +1,19 @@
 /*
  * `outpost status` and `outpost flush`: a tiny blocking HTTP client for the
- * local health port, and the terminal summary. The JSON answer is read with
- * SQLite's json_extract, the project's one JSON parser.
+ * local health port, and the terminal summary (coloured only on a TTY,
+ * redrawn in place under --watch). The JSON answer is read with SQLite's
+ * json_extract, the project's one JSON parser.
  */
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -159,6 +162,67 @@ ctl_json_get(sqlite3 *db, const char *json, const char *path)
 	return v;
 }
 
+/* How the terminal is painted: ANSI colours only on a TTY, not with NO_COLOR. */
+struct ctl_term {
+	int colour;
+};
+
+#define CTL_RESET "\033[0m"
+#define CTL_BOLD "\033[1m"
+#define CTL_DIM "\033[2m"
+#define CTL_RED "\033[31m"
+#define CTL_GREEN "\033[32m"
+#define CTL_YELLOW "\033[33m"
+
+/* https://no-color.org: present and not empty turns colour off. */
+static int
+ctl_want_colour(FILE *f)
+{
+	const char *no = getenv("NO_COLOR");
+
+	if (no != NULL && *no != '\0')
+		return 0;
+	return isatty(fileno(f));
+}
+
+/* The colour of a state word, as the status page's classes. */
+static const char *
+ctl_state_colour(const char *state)
+{
+	static const char *const ok[] = { "healthy", "connected", "closed",
+		NULL };
+	static const char *const warn[] = { "degraded", "connecting",
+		"half_open", "idle", NULL };
+	static const char *const bad[] = { "unhealthy", "error", "disconnected",
+		"open", NULL };
+	size_t i;
+
+	if (state == NULL)
+		return NULL;
+	for (i = 0; ok[i] != NULL; i++)
+		if (strcmp(state, ok[i]) == 0)
+			return CTL_GREEN;
+	for (i = 0; warn[i] != NULL; i++)
+		if (strcmp(state, warn[i]) == 0)
+			return CTL_YELLOW;
+	for (i = 0; bad[i] != NULL; i++)
+		if (strcmp(state, bad[i]) == 0)
+			return CTL_RED;
+	return NULL;
+}
+
+/* text in colour (when the terminal wants it); "-" for NULL. */
+static void
+ctl_paint(const struct ctl_term *t, const char *colour, const char *text)
+{
+	if (text == NULL)
+		text = "-";
+	if (t->colour && colour != NULL)
+		printf("%s%s%s", colour, text, CTL_RESET);
+	else
+		printf("%s", text);
+}
+
 static void
 ctl_print_age(const char *label, const char *seconds)
 {
@@ -179,8 +243,45 @@ ctl_print_age(const char *label, const char *seconds)
 		printf("%s %.1fd", label, s / 86400);
 }
 
+/* One line per device: name, state (coloured), errors, last error. */
 static void
-ctl_print_summary(sqlite3 *db, const char *json)
+ctl_print_adapters(const struct ctl_term *t, sqlite3 *db, const char *json)
+{
+	sqlite3_stmt *st = NULL;
+	const char *state, *err;
+	int n = 0, w;
+
+	if (sqlite3_prepare_v2(db,
+		"SELECT json_extract(value, '$.name'), "
+		"json_extract(value, '$.state'), "
+		"json_extract(value, '$.errors'), "
+		"json_extract(value, '$.last_error') "
+		"FROM json_each(?1, '$.adapters')",
+		-1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n++ == 0)
+			printf("  adapters:\n");
+		state = (const char *)sqlite3_column_text(st, 1);
+		err = (const char *)sqlite3_column_text(st, 3);
+		printf("    %-16s ", (const char *)sqlite3_column_text(st, 0));
+		/* Padding outside the colour codes keeps the columns. */
+		ctl_paint(t, ctl_state_colour(state), state);
+		w = (int)strlen(state != NULL ? state : "-");
+		printf("%*s %6lld errors", w < 10 ? 10 - w : 0, "",
+		    (long long)sqlite3_column_int64(st, 2));
+		if (err != NULL) {
+			printf("  ");
+			ctl_paint(t, CTL_RED, err);
+		}
+		printf("\n");
+	}
+	sqlite3_finalize(st);
+}
+
+static void
+ctl_print_summary(const struct ctl_term *t, sqlite3 *db, const char *json)
 {
 	static const char *const fields[] = { "$.agent_id", "$.status",
 		"$.version", "$.uptime_s", "$.connection.state",
@@ -190,7 +291,7 @@ ctl_print_summary(sqlite3 *db, const char *json)
 		"$.queue.by_priority.high", "$.queue.by_priority.normal",
 		"$.queue.by_priority.low", "$.queue.oldest_pending_age_s",
 		"$.queue.dead_letter", "$.queue.shed_total", "$.store.db_bytes",
-		"$.store.wal_bytes", "$.readings_processed" };
+		"$.store.wal_bytes", "$.readings_processed", "$.store.mode" };
 	enum {
 		ID,
 		STATUS,
@@ -211,48 +312,67 @@ ctl_print_summary(sqlite3 *db, const char *json)
 		DB,
 		WAL,
 		PROCESSED,
+		MODE,
 		NFIELDS
 	};
-	char *v[NFIELDS], *adapters;
+	char *v[NFIELDS], *reasons;
 	size_t i;
 
 	for (i = 0; i < NFIELDS; i++)
 		v[i] = ctl_json_get(db, json, fields[i]);
 #define S(x) (v[x] != NULL ? v[x] : "-")
-	printf("outpost %s: %s (version %s, ", S(ID), S(STATUS), S(VERSION));
+	printf("outpost ");
+	ctl_paint(t, CTL_BOLD, S(ID));
+	printf(": ");
+	ctl_paint(t, ctl_state_colour(v[STATUS]), S(STATUS));
+	printf(" (version %s, ", S(VERSION));
 	ctl_print_age("up", v[UPTIME]);
 	printf(")\n");
-	printf("  uplink:   %s, breaker %s", S(CONN), S(BREAKER));
-	if (v[LAYER] != NULL)
-		printf(", last error at %s: %s", v[LAYER], S(ERRMSG));
+	reasons = ctl_json_query(db, json,
+	    "SELECT group_concat('    ' || value, char(10)) "
+	    "FROM json_each(?1, '$.reasons')");
+	if (reasons != NULL) {
+		ctl_paint(t, ctl_state_colour(v[STATUS]), reasons);
+		printf("\n");
+	}
+	free(reasons);
+	printf("  uplink:   ");
+	ctl_paint(t, ctl_state_colour(v[CONN]), S(CONN));
+	printf(", breaker ");
+	ctl_paint(t, ctl_state_colour(v[BREAKER]), S(BREAKER));
+	if (v[LAYER] != NULL) {
+		printf(", last error at %s: ", v[LAYER]);
+		ctl_paint(t, CTL_RED, S(ERRMSG));
+	}
 	printf("\n  queue:    %s pending (critical %s, high %s, normal %s, "
 	       "low %s), ",
 	    S(PENDING), S(CRIT), S(HIGH), S(NORMAL), S(LOW));
 	ctl_print_age("oldest", v[OLDEST]);
 	printf(", %s dead-lettered, %s shed\n", S(DEAD), S(SHED));
-	printf("  store:    %.1f MB + %.1f MB WAL, %s readings processed\n",
+	printf("  store:    %.1f MB + %.1f MB WAL, %s readings processed",
 	    v[DB] != NULL ? strtod(v[DB], NULL) / 1048576 : 0.0,
 	    v[WAL] != NULL ? strtod(v[WAL], NULL) / 1048576 : 0.0,
 	    S(PROCESSED));
+	if (v[MODE] != NULL) {
+		printf(", mode ");
+		ctl_paint(t, strcmp(v[MODE], "normal") == 0 ? NULL : CTL_YELLOW,
+		    v[MODE]);
+	}
+	printf("\n");
 #undef S
-	adapters = ctl_json_query(db, json,
-	    "SELECT group_concat(printf('    %-16s %-10s %6d errors%s',"
-	    " json_extract(value, '$.name'), json_extract(value, '$.state'),"
-	    " json_extract(value, '$.errors'),"
-	    " ifnull('  ' || json_extract(value, '$.last_error'), '')),"
-	    " char(10)) FROM json_each(?1, '$.adapters')");
-	if (adapters != NULL)
-		printf("  adapters:\n%s\n", adapters);
-	free(adapters);
+	ctl_print_adapters(t, db, json);
 	for (i = 0; i < NFIELDS; i++)
 		free(v[i]);
 }
 
-int
-ctl_status(const struct config *cfg, int json_output)
+/* One look at /health: prints it and returns the exit code it means. */
+static int
+ctl_status_once(const struct config *cfg, const struct ctl_status_opts *o,
+    const struct ctl_term *t)
 {
 	sqlite3 *db = NULL;
 	char *body = NULL, *cause = NULL, *status = NULL;
+	size_t len;
 	int code, rc = CTL_UNHEALTHY;
 
 	code = ctl_request(cfg->health.listen, "GET", "/health", NULL,
@@ -270,19 +390,88 @@ ctl_status(const struct config *cfg, int json_output)
 		    code);
 		goto out;
 	}
-	if (json_output)
+	if (o->json) {
+		/* One document per line, also under --watch. */
+		len = strlen(body);
+		while (
+		    len > 0 && (body[len - 1] == '\n' || body[len - 1] == '\r'))
+			body[--len] = '\0';
 		printf("%s\n", body);
-	else
-		ctl_print_summary(db, body);
+	} else
+		ctl_print_summary(t, db, body);
 	if (strcmp(status, "healthy") == 0)
 		rc = CTL_HEALTHY;
 	else if (strcmp(status, "degraded") == 0)
 		rc = CTL_DEGRADED;
 out:
+	fflush(stdout);
 	free(status);
 	free(body);
 	free(cause);
 	sqlite3_close(db);
+	return rc;
+}
+
+/* Set by SIGINT/SIGTERM under --watch: finish with the last status. */
+static volatile sig_atomic_t ctl_stop;
+
+static void
+ctl_stop_handler(int sig)
+{
+	ctl_stop = 1;
+}
+
+/* Sleeps s seconds unless a signal asks to stop first. */
+static void
+ctl_sleep(double s)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (!ctl_stop && nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+int
+ctl_status(const struct config *cfg, const struct ctl_status_opts *o)
+{
+	struct ctl_term t;
+	struct sigaction sa;
+	char stamp[64];
+	time_t now;
+	int rc, tty = isatty(STDOUT_FILENO);
+
+	t.colour = !o->json && ctl_want_colour(stdout);
+	if (!o->watch)
+		return ctl_status_once(cfg, o, &t);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = ctl_stop_handler;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the signal must cut the sleep short. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (;;) {
+		now = time(NULL);
+		strftime(
+		    stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime(&now));
+		if (tty && !o->json)
+			/* Home and clear: the summary redraws in place. */
+			printf("\033[H\033[J");
+		if (!o->json) {
+			printf("every %gs, %s", o->interval_s, stamp);
+			printf(tty ? " (Ctrl-C to stop)\n" : "\n");
+		}
+		rc = ctl_status_once(cfg, o, &t);
+		if (ctl_stop)
+			break;
+		ctl_sleep(o->interval_s);
+		if (ctl_stop)
+			break;
+		if (!tty && !o->json)
+			printf("\n");
+	}
 	return rc;
 }
 

@@ -31,11 +31,17 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "pressure.h"
+#include "privacy.h"
+#include "rules.h"
 #include "recid.h"
+#include "status_page.h"
 #include "store.h"
+#include "summary.h"
 #include "sysinfo.h"
 #include "uplink.h"
 #include "version.h"
+#include "wallclock.h"
 #include "xmalloc.h"
 
 #define HEALTH_MAX_HEADERS_BYTES 8192
@@ -68,12 +74,17 @@ static void health_get_metrics(struct health *, struct evhttp_request *);
 static void health_post_flush(struct health *, struct evhttp_request *);
 static void health_post_purge(struct health *, struct evhttp_request *);
 static void health_post_ingest(struct health *, struct evhttp_request *);
+static void health_get_page(struct health *, struct evhttp_request *);
+static void health_get_history(struct health *, struct evhttp_request *);
 
 #define HEALTH_GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 
 static const struct health_route health_routes[] = {
 	{ "/health", HEALTH_GET, "GET, HEAD, OPTIONS", health_get_health },
 	{ "/health/live", HEALTH_GET, "GET, HEAD, OPTIONS", health_get_live },
+	{ "/", HEALTH_GET, "GET, HEAD, OPTIONS", health_get_page },
+	{ "/health/history", HEALTH_GET, "GET, HEAD, OPTIONS",
+	    health_get_history },
 	{ "/metrics", HEALTH_GET, "GET, HEAD, OPTIONS", health_get_metrics },
 	{ "/admin/flush", EVHTTP_REQ_POST, "POST, OPTIONS", health_post_flush },
 	{ "/admin/purge", EVHTTP_REQ_POST, "POST, OPTIONS", health_post_purge },
@@ -241,6 +252,28 @@ static void
 health_get_live(struct health *h, struct evhttp_request *req)
 {
 	health_send(req, 200, HEALTH_TEXT, "ok\n", 3);
+}
+
+/* The operator's page (status_page.c renders it). */
+static void
+health_get_page(struct health *h, struct evhttp_request *req)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Security-Policy", STATUS_PAGE_CSP);
+	status_page_render(h->agent, evhttp_request_get_output_buffer(req));
+	health_send(req, 200, STATUS_PAGE_TYPE, NULL, 0);
+}
+
+/* The status page's chart data and recent events. */
+static void
+health_get_history(struct health *h, struct evhttp_request *req)
+{
+	struct json_out j;
+
+	json_out_init(&j);
+	status_page_render_history(h->agent, &j);
+	health_send_json(req, 200, &j);
+	json_out_free(&j);
 }
 
 static void
@@ -636,15 +669,28 @@ health_judge(struct agent *ag, const struct pipeline_stats *ps,
 	enum health_status status = HEALTH_HEALTHY;
 	char msg[256];
 	size_t i, n = agent_adapter_count(ag);
+	int full;
 
 	if (agent_store(ag) == NULL)
 		health_worse(
 		    &status, reasons, HEALTH_UNHEALTHY, "store not open");
 	if (ps->consecutive_failures > 0) {
-		snprintf(msg, sizeof msg, "the last %llu store commits failed",
-		    ps->consecutive_failures);
-		health_worse(&status, reasons, HEALTH_UNHEALTHY, msg);
+		/* A full store is handled (shed, refuse, resume): degraded. */
+		full = agent_store(ag) != NULL && store_full(agent_store(ag));
+		snprintf(msg, sizeof msg, "the last %llu store commits failed%s",
+		    ps->consecutive_failures, full ? ": store full" : "");
+		health_worse(&status, reasons,
+		    full ? HEALTH_DEGRADED : HEALTH_UNHEALTHY, msg);
 	}
+	if (agent_pressure(ag) != NULL &&
+	    pressure_mode(agent_pressure(ag)) != PRESSURE_NORMAL)
+		health_worse(&status, reasons, HEALTH_DEGRADED,
+		    pressure_reason(agent_pressure(ag)));
+	if (agent_wallclock(ag) != NULL &&
+	    !wallclock_trusted(agent_wallclock(ag)))
+		health_worse(&status, reasons, HEALTH_DEGRADED,
+		    "wall clock not trusted yet: readings are stamped "
+		    "unsynced and their upload waits");
 	if (qs == NULL)
 		health_worse(&status, reasons, HEALTH_DEGRADED,
 		    "queue statistics unavailable");
@@ -852,6 +898,64 @@ health_render_adapters(struct agent *ag, struct json_out *j)
 	json_out_array_end(j);
 }
 
+/* Inside "store": the storage mode and how far summaries reach. */
+static void
+health_render_pressure(struct agent *ag, struct json_out *j)
+{
+	const struct config *cfg = agent_config(ag);
+	struct pressure *pr = agent_pressure(ag);
+	struct summary *sm = agent_summary(ag);
+	struct pressure_stats prs;
+	struct summary_stats ss;
+
+	json_out_int(j, "max_db_bytes", cfg->store.max_db_mb * 1048576LL);
+	if (pr != NULL) {
+		pressure_stats(pr, &prs);
+		json_out_string(j, "mode", pressure_mode_name(prs.mode));
+		if (prs.mode != PRESSURE_NORMAL)
+			json_out_string(j, "mode_reason", pressure_reason(pr));
+		else
+			json_out_null(j, "mode_reason");
+		json_out_double(j, "mode_since", prs.since);
+		json_out_double(j, "fill", prs.fill);
+		json_out_bool(j, "full", prs.full);
+		json_out_int(j, "purged_summarized",
+		    (long long)prs.purged_summarized);
+	}
+	if (sm != NULL) {
+		summary_stats(sm, &ss);
+		json_out_object_begin(j, "summaries");
+		json_out_double(j, "interval_s", cfg->store.summary_interval_s);
+		json_out_double(j, "folded_until", ss.folded_until);
+		json_out_int(j, "written", (long long)ss.rows);
+		json_out_object_end(j);
+	}
+}
+
+/* "clock": is the wall clock trusted, and what waits for it. */
+static void
+health_render_clock(struct agent *ag, struct json_out *j)
+{
+	const struct config *cfg = agent_config(ag);
+	struct wallclock *c = agent_wallclock(ag);
+	struct wallclock_stats cs;
+
+	if (c == NULL)
+		return;
+	wallclock_stats(c, &cs);
+	json_out_object_begin(j, "clock");
+	json_out_bool(j, "trusted", cs.trusted);
+	json_out_double(j, "since", cs.trusted_since);
+	json_out_string(j, "boot_id", wallclock_boot_id(c));
+	json_out_double(j, "trusted_after", cfg->clock.trusted_after_ts);
+	json_out_bool(j, "require_sync", cfg->clock.require_sync);
+	json_out_bool(j, "correction_pending", cs.pending);
+	json_out_int(j, "stamped_unsynced", (long long)cs.stamped_unsynced);
+	json_out_int(j, "corrected", (long long)cs.corrected);
+	json_out_int(j, "uncorrectable", (long long)cs.uncorrectable);
+	json_out_object_end(j);
+}
+
 /* The JSON document of GET /health, and its status. */
 enum health_status
 health_render(struct agent *ag, struct json_out *j)
@@ -867,7 +971,6 @@ health_render(struct agent *ag, struct json_out *j)
 	enum health_status status;
 	double now = health_now();
 	char *path = NULL;
-	size_t rules;
 
 	memset(&ps, 0, sizeof ps);
 	if (p != NULL)
@@ -902,7 +1005,9 @@ health_render(struct agent *ag, struct json_out *j)
 	free(path);
 	json_out_int(j, "commits", (long long)ps.commits);
 	json_out_int(j, "commit_failures", (long long)ps.commit_failures);
+	health_render_pressure(ag, j);
 	json_out_object_end(j);
+	health_render_clock(ag, j);
 
 	json_out_int(j, "readings_processed", (long long)ps.committed);
 	json_out_int(j, "readings_dropped", (long long)ps.dropped);
@@ -910,13 +1015,18 @@ health_render(struct agent *ag, struct json_out *j)
 	health_render_count(
 	    j, "events_triggered", st != NULL ? store_count_events(st) : -1);
 
-	rules = cfg->privacy.ndeny + cfg->privacy.nallow +
-	    cfg->privacy.nredact_meta;
 	json_out_object_begin(j, "privacy");
-	json_out_bool(j, "enabled", cfg->privacy.enabled);
-	json_out_int(j, "rules", (long long)rules);
-	json_out_int(j, "dropped", (long long)ps.filtered);
+	if (agent_privacy(ag) != NULL)
+		privacy_status(agent_privacy(ag), j);
+	else {
+		json_out_bool(j, "enabled", cfg->privacy.enabled);
+		json_out_int(j, "rules", 0);
+		json_out_int(j, "dropped", (long long)ps.filtered);
+	}
 	json_out_object_end(j);
+	rules_status(agent_rules(ag), j);
+	health_render_count(j, "rule_events_unsaved",
+	    (long long)rules_unsaved(agent_rules(ag)));
 
 	health_render_adapters(ag, j);
 

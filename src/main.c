@@ -23,7 +23,7 @@ main_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: outpost [-c FILE] [--check | --print-config]\n"
-	    "       outpost status [-c FILE] [--json]\n"
+	    "       outpost status [-c FILE] [--json] [--watch [--interval S]]\n"
 	    "       outpost flush [-c FILE]\n"
 	    "       outpost --version\n"
 	    "Without -c, %s is used if it exists, else the embedded default.\n",
@@ -66,7 +66,9 @@ main(int argc, char **argv)
 	struct config *cfg;
 	struct agent *ag;
 	char *cause = NULL;
-	int i, json_output = 0, rc;
+	struct ctl_status_opts so = { 0, 0, CTL_WATCH_INTERVAL_S };
+	char *end;
+	int i, rc;
 	size_t e;
 
 	for (i = 1; i < argc; i++) {
@@ -82,8 +84,23 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--print-config") == 0)
 			mode = PRINT;
 		else if (strcmp(argv[i], "--json") == 0)
-			json_output = 1;
-		else if (strcmp(argv[i], "status") == 0 && i == 1)
+			so.json = 1;
+		else if (strcmp(argv[i], "--watch") == 0)
+			so.watch = 1;
+		else if (strcmp(argv[i], "--interval") == 0) {
+			if (++i == argc ||
+			    !((so.interval_s = strtod(argv[i], &end)) >=
+				CTL_WATCH_MIN_INTERVAL_S) ||
+			    *end != '\0' ||
+			    so.interval_s > CTL_WATCH_MAX_INTERVAL_S) {
+				fprintf(stderr,
+				    "outpost: --interval needs %g..%g "
+				    "seconds\n",
+				    CTL_WATCH_MIN_INTERVAL_S,
+				    CTL_WATCH_MAX_INTERVAL_S);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "status") == 0 && i == 1)
 			mode = STATUS;
 		else if (strcmp(argv[i], "flush") == 0 && i == 1)
 			mode = FLUSH;
@@ -126,7 +143,7 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return 0;
 	case STATUS:
-		rc = ctl_status(cfg, json_output);
+		rc = ctl_status(cfg, &so);
 		config_free(cfg);
 		return rc;
 	case FLUSH:

@@ -20,10 +20,15 @@
 #include "json_out.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "pressure.h"
+#include "privacy.h"
+#include "rules.h"
 #include "store.h"
+#include "summary.h"
 #include "sysinfo.h"
 #include "uplink.h"
 #include "version.h"
+#include "wallclock.h"
 
 static void metrics_double(struct evbuffer *, const char *, double, ...)
     __attribute__((sentinel));
@@ -255,6 +260,57 @@ metrics_queue(struct evbuffer *b, const struct store_queue_stats *qs)
 	    b, "outpost_shed_total", (unsigned long long)qs->shed_total, NULL);
 }
 
+/* Storage pressure, summaries and the wall clock's trust. */
+static void
+metrics_storage(struct agent *ag, struct evbuffer *b)
+{
+	struct pressure *pr = agent_pressure(ag);
+	struct summary *sm = agent_summary(ag);
+	struct wallclock *c = agent_wallclock(ag);
+	struct pressure_stats prs;
+	struct summary_stats ss;
+	struct wallclock_stats cs;
+
+	if (pr != NULL) {
+		pressure_stats(pr, &prs);
+		metrics_family(b, "outpost_store_mode", "gauge",
+		    "Storage mode: 0 normal, 1 degraded (80% of max_db_mb or "
+		    "disk full), 2 critical_only (95%).");
+		metrics_int(b, "outpost_store_mode", (unsigned long long)prs.mode,
+		    NULL);
+		metrics_family(b, "outpost_store_fill_ratio", "gauge",
+		    "Live database pages over max_db_mb.");
+		metrics_double(b, "outpost_store_fill_ratio", prs.fill, NULL);
+		metrics_family(b, "outpost_store_full", "gauge",
+		    "1 while writes fail with SQLITE_FULL.");
+		metrics_int(b, "outpost_store_full", (unsigned long long)prs.full,
+		    NULL);
+		metrics_family(b, "outpost_store_purged_summarized_total",
+		    "counter",
+		    "Raw readings purged under pressure after being summarized.");
+		metrics_int(b, "outpost_store_purged_summarized_total",
+		    prs.purged_summarized, NULL);
+	}
+	if (sm != NULL) {
+		summary_stats(sm, &ss);
+		metrics_family(b, "outpost_summaries_written_total", "counter",
+		    "Summary rows written by folding closed periods.");
+		metrics_int(b, "outpost_summaries_written_total", ss.rows, NULL);
+	}
+	if (c != NULL) {
+		wallclock_stats(c, &cs);
+		metrics_family(b, "outpost_clock_trusted", "gauge",
+		    "1 when the wall clock is trusted (trusted_after, sync).");
+		metrics_int(b, "outpost_clock_trusted",
+		    (unsigned long long)cs.trusted, NULL);
+		metrics_family(b, "outpost_clock_corrected_total", "counter",
+		    "Stored readings whose timestamp was corrected once the "
+		    "clock was trusted.");
+		metrics_int(b, "outpost_clock_corrected_total", cs.corrected,
+		    NULL);
+	}
+}
+
 static void
 metrics_store(struct agent *ag, struct evbuffer *b)
 {
@@ -281,6 +337,7 @@ metrics_store(struct agent *ag, struct evbuffer *b)
 		metrics_int(
 		    b, "outpost_events_total", (unsigned long long)v, NULL);
 	}
+	metrics_storage(ag, b);
 }
 
 static void
@@ -448,6 +505,82 @@ metrics_process(struct evbuffer *b)
 }
 
 /* Every family, rendered from the agent's state now. */
+/* The privacy firewall's and the rules' counters, per rule. */
+static void
+metrics_edge(struct agent *ag, struct evbuffer *b)
+{
+	struct privacy *pv = agent_privacy(ag);
+	struct rules *rs = agent_rules(ag);
+	struct privacy_rule_stat ps;
+	struct privacy_stats pst;
+	struct rules_stat st;
+	size_t i, ndrop = 0;
+	int drop;
+
+	if (pv != NULL) {
+		privacy_stats(pv, &pst);
+		for (i = 0; privacy_rule_stat(pv, i, &ps) == 0; i++)
+			ndrop += ps.kind == PRIVACY_DENY ||
+			    ps.kind == PRIVACY_ALLOW;
+		/* A family is written only when it has samples. */
+		if (ndrop > 0)
+			metrics_family(b, "outpost_privacy_dropped_total",
+			    "counter",
+			    "Readings the privacy firewall dropped, by rule "
+			    "(deny:GLOB, or allow when no allow glob "
+			    "matched).");
+		for (i = 0; privacy_rule_stat(pv, i, &ps) == 0; i++) {
+			drop = ps.kind == PRIVACY_DENY ||
+			    ps.kind == PRIVACY_ALLOW;
+			if (drop)
+				metrics_int(b, "outpost_privacy_dropped_total",
+				    ps.count, "rule", ps.label, NULL);
+		}
+		if (ndrop < privacy_rule_count(pv))
+			metrics_family(b, "outpost_privacy_applied_total",
+			    "counter",
+			    "Readings a redact, hash or quantize rule "
+			    "changed.");
+		for (i = 0; privacy_rule_stat(pv, i, &ps) == 0; i++) {
+			drop = ps.kind == PRIVACY_DENY ||
+			    ps.kind == PRIVACY_ALLOW;
+			if (!drop)
+				metrics_int(b, "outpost_privacy_applied_total",
+				    ps.count, "rule", ps.label, NULL);
+		}
+		metrics_counter(b, "outpost_privacy_meta_removed_total",
+		    "Readings whose metadata was removed whole (not a JSON "
+		    "object).",
+		    pst.meta_invalid);
+	}
+	if (rules_count(rs) == 0)
+		return;
+	metrics_family(b, "outpost_rule_events_total", "counter",
+	    "Rule transitions, by rule and kind (fire, clear).");
+	for (i = 0; rules_stat(rs, i, &st) == 0; i++) {
+		metrics_int(b, "outpost_rule_events_total", st.fired, "rule",
+		    st.name, "kind", "fire", NULL);
+		metrics_int(b, "outpost_rule_events_total", st.cleared, "rule",
+		    st.name, "kind", "clear", NULL);
+	}
+	metrics_family(b, "outpost_rule_firing", "gauge",
+	    "Sensors for which the rule is firing now.");
+	for (i = 0; rules_stat(rs, i, &st) == 0; i++)
+		metrics_int(b, "outpost_rule_firing", st.firing, "rule",
+		    st.name, NULL);
+	metrics_family(b, "outpost_rule_actions_total", "counter",
+	    "Exec actions a rule started or queued.");
+	for (i = 0; rules_stat(rs, i, &st) == 0; i++)
+		metrics_int(b, "outpost_rule_actions_total", st.actions, "rule",
+		    st.name, NULL);
+	metrics_family(b, "outpost_rule_action_errors_total", "counter",
+	    "Exec actions that failed: spawn error, non-zero exit, "
+	    "signal, timeout, queue full.");
+	for (i = 0; rules_stat(rs, i, &st) == 0; i++)
+		metrics_int(b, "outpost_rule_action_errors_total",
+		    st.action_errors, "rule", st.name, NULL);
+}
+
 void
 metrics_render_prometheus(struct agent *ag, struct evbuffer *b)
 {
@@ -474,6 +607,7 @@ metrics_render_prometheus(struct agent *ag, struct evbuffer *b)
 		ag, &ps, have_queue ? &qs : NULL),
 	    NULL);
 	metrics_adapters(ag, b);
+	metrics_edge(ag, b);
 	/* Without queue figures the families are left out, not zeroed. */
 	if (have_queue)
 		metrics_queue(b, &qs);

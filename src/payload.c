@@ -57,8 +57,7 @@ static const char payload_path_sql[] =
     "SELECT json_type(?1, ?2), json_extract(?1, ?2),"
     " json_type(?1, ?3), json_extract(?1, ?3)";
 
-static void
-payload_err(char *err, size_t errlen, const char *fmt, ...)
+static void payload_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -110,8 +109,9 @@ payload_format_parse(const char *s, enum payload_format *out)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof payload_format_names / sizeof *payload_format_names;
-	    i++) {
+	for (i = 0;
+	     i < sizeof payload_format_names / sizeof *payload_format_names;
+	     i++) {
 		if (strcmp(s, payload_format_names[i]) == 0) {
 			*out = (enum payload_format)i;
 			return 0;
@@ -247,21 +247,21 @@ payload_digits(const char **sp, const char *end, int n, int *out)
 static int
 payload_iso8601(const char *s, size_t len, double *out)
 {
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-		30, 31 };
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 	const char *end = s + len;
 	int y, mo, d, h, mi, sec, zh = 0, zm = 0, sign = 0;
 	double frac = 0, scale = 0.1;
 
 	if (payload_digits(&s, end, 4, &y) == -1 || s >= end || *s++ != '-' ||
-	    payload_digits(&s, end, 2, &mo) == -1 || s >= end ||
-	    *s++ != '-' || payload_digits(&s, end, 2, &d) == -1 || s >= end ||
+	    payload_digits(&s, end, 2, &mo) == -1 || s >= end || *s++ != '-' ||
+	    payload_digits(&s, end, 2, &d) == -1 || s >= end ||
 	    (*s != 'T' && *s != 't' && *s != ' '))
 		return -1;
 	s++;
 	if (payload_digits(&s, end, 2, &h) == -1 || s >= end || *s++ != ':' ||
-	    payload_digits(&s, end, 2, &mi) == -1 || s >= end ||
-	    *s++ != ':' || payload_digits(&s, end, 2, &sec) == -1)
+	    payload_digits(&s, end, 2, &mi) == -1 || s >= end || *s++ != ':' ||
+	    payload_digits(&s, end, 2, &sec) == -1)
 		return -1;
 	if (s < end && *s == '.') {
 		s++;
@@ -280,8 +280,7 @@ payload_iso8601(const char *s, size_t len, double *out)
 			return -1;
 		if (s < end && *s == ':')
 			s++;
-		if (payload_digits(&s, end, 2, &zm) == -1 || zh > 23 ||
-		    zm > 59)
+		if (payload_digits(&s, end, 2, &zm) == -1 || zh > 23 || zm > 59)
 			return -1;
 	}
 	if (s != end || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
@@ -319,17 +318,17 @@ payload_json_ts(sqlite3_stmt *st, int tcol, int vcol, const char *pfx,
 		ts = sqlite3_column_double(st, vcol);
 	} else if (strcmp(type, "text") == 0) {
 		s = (const char *)sqlite3_column_text(st, vcol);
-		if (s == NULL || payload_iso8601(s,
-				     (size_t)sqlite3_column_bytes(st, vcol),
-				     &ts) == -1) {
+		if (s == NULL ||
+		    payload_iso8601(
+			s, (size_t)sqlite3_column_bytes(st, vcol), &ts) == -1) {
 			payload_err(err, errlen,
 			    "%s%s is not a number nor an ISO-8601 time", pfx,
 			    what);
 			return -1;
 		}
 	} else {
-		payload_err(err, errlen, "%s%s is %s, not a time", pfx, what,
-		    type);
+		payload_err(
+		    err, errlen, "%s%s is %s, not a time", pfx, what, type);
 		return -1;
 	}
 	if (!payload_ts_ok(ts)) {
@@ -348,7 +347,7 @@ payload_json_path(struct payload *p, const struct payload_opts *o,
 {
 	sqlite3_stmt *st = p->path;
 	struct reading *r;
-	const char *type;
+	const char *type, *msg;
 	int rc = -1;
 
 	sqlite3_bind_text(st, 1, data, (int)len, SQLITE_STATIC);
@@ -358,7 +357,13 @@ payload_json_path(struct payload *p, const struct payload_opts *o,
 	else
 		sqlite3_bind_null(st, 3);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		payload_err(err, errlen, "%s", sqlite3_errmsg(p->db));
+		/* "malformed JSON", or the path's own syntax error. */
+		msg = sqlite3_errmsg(p->db);
+		if (strcmp(msg, "malformed JSON") == 0)
+			payload_err(
+			    err, errlen, "payload is not valid JSON (%s)", msg);
+		else
+			payload_err(err, errlen, "%s", msg);
 		goto out;
 	}
 	type = (const char *)sqlite3_column_text(st, 0);
@@ -375,8 +380,8 @@ payload_json_path(struct payload *p, const struct payload_opts *o,
 		goto out;
 	r->value = sqlite3_column_double(st, 1);
 	if (!isfinite(r->value)) {
-		payload_err(err, errlen, "value at %s is not finite",
-		    o->value_path);
+		payload_err(
+		    err, errlen, "value at %s is not finite", o->value_path);
 		goto out;
 	}
 	if (o->ts_path != NULL && o->ts_path[0] != '\0' &&
@@ -390,16 +395,14 @@ out:
 	return rc;
 }
 
-/* Field names of a reading object, for error messages. */
+/* A reading object ends: the one required field must have been there. */
 static int
-payload_json_check(const struct reading *r, int have_value, const char *pfx,
-    char *err, size_t errlen)
+payload_json_check(int have_value, const char *pfx, char *err, size_t errlen)
 {
 	if (!have_value) {
 		payload_err(err, errlen, "%svalue is missing", pfx);
 		return -1;
 	}
-	(void)r;
 	return 0;
 }
 
@@ -418,8 +421,8 @@ payload_json_field(struct payload *p, struct reading *r, int *have_value,
 		return 0;
 	if (strcmp(key, "value") == 0) {
 		if (strcmp(type, "integer") != 0 && strcmp(type, "real") != 0) {
-			payload_err(err, errlen, "%svalue is not a number",
-			    pfx);
+			payload_err(
+			    err, errlen, "%svalue is not a number", pfx);
 			return -1;
 		}
 		r->value = sqlite3_column_double(st, 4);
@@ -436,14 +439,15 @@ payload_json_field(struct payload *p, struct reading *r, int *have_value,
 		s = (const char *)sqlite3_column_text(st, 4);
 		n = (size_t)sqlite3_column_bytes(st, 4);
 		if (strcmp(type, "text") != 0 || s == NULL) {
-			payload_err(err, errlen, "%s%s is not a string", pfx,
-			    key);
+			payload_err(
+			    err, errlen, "%s%s is not a string", pfx, key);
 			return -1;
 		}
-		if (key[0] == 's' ? payload_copy_name(r->sensor,
-					sizeof r->sensor, s, n) == -1
-				  : (n > 0 && payload_copy_name(r->unit,
-						  sizeof r->unit, s, n) == -1)) {
+		if (key[0] == 's' ? payload_copy_name(
+					r->sensor, sizeof r->sensor, s, n) == -1
+				  : (n > 0 &&
+					payload_copy_name(r->unit,
+					    sizeof r->unit, s, n) == -1)) {
 			payload_err(err, errlen,
 			    "%s%s is empty, longer than %zu bytes or has "
 			    "control characters",
@@ -455,8 +459,8 @@ payload_json_field(struct payload *p, struct reading *r, int *have_value,
 		}
 	} else if (strcmp(key, "meta") == 0) {
 		if (strcmp(type, "object") != 0) {
-			payload_err(err, errlen, "%smeta is not an object",
-			    pfx);
+			payload_err(
+			    err, errlen, "%smeta is not an object", pfx);
 			return -1;
 		}
 		s = (const char *)sqlite3_column_text(st, 5);
@@ -480,8 +484,8 @@ payload_json_field(struct payload *p, struct reading *r, int *have_value,
  * "ts":..,"unit":..,"meta":{..}}. Errors name the array index.
  */
 static int
-payload_json_tree(struct payload *p, const char *data, size_t len, char *err,
-    size_t errlen)
+payload_json_tree(
+    struct payload *p, const char *data, size_t len, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = p->tree;
 	struct reading *r = NULL;
@@ -517,8 +521,9 @@ payload_json_tree(struct payload *p, const char *data, size_t len, char *err,
 			continue;
 		}
 		if (array && parent == root) {
-			if (r != NULL && payload_json_check(r, have_value, pfx,
-					     err, errlen) == -1)
+			if (r != NULL &&
+			    payload_json_check(have_value, pfx, err, errlen) ==
+				-1)
 				goto out;
 			snprintf(pfx, sizeof pfx, "record %lld: ",
 			    (long long)sqlite3_column_int64(st, 2));
@@ -540,11 +545,11 @@ payload_json_tree(struct payload *p, const char *data, size_t len, char *err,
 			goto out;
 	}
 	if (step != SQLITE_DONE) {
-		payload_err(err, errlen, "%s", sqlite3_errmsg(p->db));
+		payload_err(err, errlen, "payload is not valid JSON (%s)",
+		    sqlite3_errmsg(p->db));
 		goto out;
 	}
-	if (r != NULL &&
-	    payload_json_check(r, have_value, pfx, err, errlen) == -1)
+	if (r != NULL && payload_json_check(have_value, pfx, err, errlen) == -1)
 		goto out;
 	if (root == -1) {
 		payload_err(err, errlen, "empty payload");
@@ -558,8 +563,8 @@ out:
 }
 
 static int
-payload_json(struct payload *p, const struct payload_opts *o,
-    const char *data, size_t len, char *err, size_t errlen)
+payload_json(struct payload *p, const struct payload_opts *o, const char *data,
+    size_t len, char *err, size_t errlen)
 {
 	if (len > INT_MAX) {
 		payload_err(err, errlen, "payload too large");
@@ -579,8 +584,8 @@ payload_json(struct payload *p, const struct payload_opts *o,
 }
 
 static int
-payload_plain_number(struct payload *p, const char *data, size_t len,
-    char *err, size_t errlen)
+payload_plain_number(
+    struct payload *p, const char *data, size_t len, char *err, size_t errlen)
 {
 	struct reading *r;
 	double v;
@@ -613,7 +618,7 @@ payload_csv(struct payload *p, const struct payload_opts *o, const char *data,
 	char field[PAYLOAD_NUMBER_MAX + 1];
 	const char *s = data, *end;
 	struct reading *r;
-	size_t flen;
+	size_t flen, lead;
 	int col = 1, want = o->csv_column > 0 ? o->csv_column : 1;
 	int quoted, found = 0;
 	double v;
@@ -672,10 +677,15 @@ payload_csv(struct payload *p, const struct payload_opts *o, const char *data,
 				    "column %d is not a number", col);
 				return -1;
 			}
-			while (flen > 0 && payload_isspace(
-					       (unsigned char)field[flen - 1]))
+			while (flen > 0 &&
+			    payload_isspace((unsigned char)field[flen - 1]))
 				flen--;
-			if (payload_number(field, flen, &v) == -1) {
+			for (lead = 0; lead < flen &&
+			     payload_isspace((unsigned char)field[lead]);
+			     lead++)
+				;
+			if (payload_number(field + lead, flen - lead, &v) ==
+			    -1) {
 				payload_err(err, errlen,
 				    "column %d is not a number", col);
 				return -1;
@@ -687,8 +697,8 @@ payload_csv(struct payload *p, const struct payload_opts *o, const char *data,
 		col++;
 	}
 	if (!found) {
-		payload_err(err, errlen, "no column %d (the line has %d)", want,
-		    col);
+		payload_err(
+		    err, errlen, "no column %d (the line has %d)", want, col);
 		return -1;
 	}
 	if ((r = payload_add(p, err, errlen)) == NULL)
@@ -703,8 +713,8 @@ payload_csv(struct payload *p, const struct payload_opts *o, const char *data,
  * Returns the unescaped length (or (size_t)-1 when it does not fit).
  */
 static size_t
-payload_lp_token(const char **sp, const char *end, const char *stops,
-    char *dst, size_t size)
+payload_lp_token(
+    const char **sp, const char *end, const char *stops, char *dst, size_t size)
 {
 	const char *s = *sp;
 	size_t n = 0, over = 0;
@@ -733,14 +743,20 @@ payload_meta_add(char *meta, size_t size, const char *k, const char *v)
 	const unsigned char *s;
 	int i;
 
-#define PUT(c)                                                                 \
-	do {                                                                   \
-		if (n + 2 >= size)                                             \
-			return -1;                                             \
-		meta[n++] = (c);                                               \
+#define PUT(c)                     \
+	do {                       \
+		if (n + 2 >= size) \
+			return -1; \
+		meta[n++] = (c);   \
 	} while (0)
 
-	PUT(n == 0 ? '{' : ',');
+	/* Past the first tag, the closing brace makes way for a comma. */
+	if (n == 0) {
+		PUT('{');
+	} else {
+		n--;
+		PUT(',');
+	}
 	for (i = 0; i < 2; i++) {
 		PUT('"');
 		for (s = (const unsigned char *)parts[i]; *s != '\0'; s++) {
@@ -750,8 +766,8 @@ payload_meta_add(char *meta, size_t size, const char *k, const char *v)
 			} else if (*s < 0x20) {
 				if (n + 8 >= size)
 					return -1;
-				n += (size_t)snprintf(meta + n, size - n,
-				    "\\u%04x", *s);
+				n += (size_t)snprintf(
+				    meta + n, size - n, "\\u%04x", *s);
 			} else
 				PUT(*s);
 		}
@@ -770,10 +786,8 @@ static int
 payload_lp_value(const char **sp, const char *end, double *v)
 {
 	const char *s = *sp, *start;
-	char *e, buf[PAYLOAD_NUMBER_MAX + 1];
-	size_t n;
-	long long ll;
-	unsigned long long ull;
+	char *e, buf[PAYLOAD_NUMBER_MAX + 1], suffix;
+	size_t n, i;
 
 	if (s < end && *s == '"') {
 		for (s++; s < end && *s != '"'; s++) {
@@ -801,23 +815,20 @@ payload_lp_value(const char **sp, const char *end, double *v)
 	    strcmp(buf, "False") == 0 || strcmp(buf, "FALSE") == 0)
 		return 0;
 	if (buf[n - 1] == 'i' || buf[n - 1] == 'u') {
-		if (n < 2 || (!isdigit((unsigned char)buf[0]) &&
-				 !(buf[0] == '-' && buf[n - 1] == 'i' &&
-				     n > 2 && isdigit((unsigned char)buf[1]))))
+		suffix = buf[n - 1];
+		buf[--n] = '\0';
+		i = suffix == 'i' && buf[0] == '-' ? 1 : 0;
+		if (i == n)
 			return -1;
-		buf[n - 1] = '\0';
-		errno = 0;
-		if (n - 1 > 1 && buf[n - 1 - 1] == '\0')
-			return -1;
-		if (buf[n] == '\0' && 0)
-			return -1;
-		if (start[n - 1] == 'i') {
-			ll = strtoll(buf, &e, 10);
-			*v = (double)ll;
-		} else {
-			ull = strtoull(buf, &e, 10);
-			*v = (double)ull;
+		for (; i < n; i++) {
+			if (!isdigit((unsigned char)buf[i]))
+				return -1;
 		}
+		errno = 0;
+		if (suffix == 'i')
+			*v = (double)strtoll(buf, &e, 10);
+		else
+			*v = (double)strtoull(buf, &e, 10);
 		if (*e != '\0' || errno == ERANGE)
 			return -1;
 		return 1;
@@ -878,16 +889,16 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 		s++;
 		n = payload_lp_token(&s, end, "=, \t", key, sizeof key);
 		if (n == 0 || n == (size_t)-1 || s >= end || *s != '=') {
-			payload_err(err, errlen, "line %lu: bad tag key",
-			    lineno);
+			payload_err(
+			    err, errlen, "line %lu: bad tag key", lineno);
 			return -1;
 		}
 		s++;
 		n = payload_lp_token(&s, end, ", \t", tval, sizeof tval);
 		if (n == 0 || n == (size_t)-1) {
 			payload_err(err, errlen,
-			    "line %lu: tag %s: empty or too long value",
-			    lineno, key);
+			    "line %lu: tag %s: empty or too long value", lineno,
+			    key);
 			return -1;
 		}
 		if (strcmp(key, "unit") == 0) {
@@ -915,8 +926,8 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 	for (;;) {
 		n = payload_lp_token(&s, end, "=, \t", key, sizeof key);
 		if (n == 0 || n == (size_t)-1 || s >= end || *s != '=') {
-			payload_err(err, errlen, "line %lu: bad field key",
-			    lineno);
+			payload_err(
+			    err, errlen, "line %lu: bad field key", lineno);
 			return -1;
 		}
 		s++;
@@ -933,8 +944,7 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 			if (strcmp(key, "value") == 0)
 				xstrlcpy(r->sensor, meas, sizeof r->sensor);
 			else if ((size_t)snprintf(r->sensor, sizeof r->sensor,
-				     "%s.%s", meas,
-				     key) >= sizeof r->sensor) {
+				     "%s.%s", meas, key) >= sizeof r->sensor) {
 				payload_err(err, errlen,
 				    "line %lu: sensor %s.%s longer than %zu "
 				    "bytes",
@@ -955,8 +965,8 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 		while (s < end && *s != ' ' && *s != '\t')
 			s++;
 		if (payload_lp_ts(tsp, s, &ts) == -1) {
-			payload_err(err, errlen, "line %lu: bad timestamp",
-			    lineno);
+			payload_err(
+			    err, errlen, "line %lu: bad timestamp", lineno);
 			return -1;
 		}
 		while (s < end && (*s == ' ' || *s == '\t'))
@@ -980,8 +990,8 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 }
 
 static int
-payload_influx(struct payload *p, const char *data, size_t len, char *err,
-    size_t errlen)
+payload_influx(
+    struct payload *p, const char *data, size_t len, char *err, size_t errlen)
 {
 	const char *s = data, *end = data + len, *eol, *le;
 	unsigned long lineno = 0;
@@ -1009,8 +1019,8 @@ payload_influx(struct payload *p, const char *data, size_t len, char *err,
 
 long
 payload_decode(struct payload *p, const struct payload_opts *o,
-    const char *data, size_t len, payload_reading_cb *cb, void *arg,
-    char *err, size_t errlen)
+    const char *data, size_t len, payload_reading_cb *cb, void *arg, char *err,
+    size_t errlen)
 {
 	double scale = o->scale != 0 ? o->scale : 1;
 	long count = -1;
@@ -1030,15 +1040,15 @@ payload_decode(struct payload *p, const struct payload_opts *o,
 		rc = payload_plain_number(p, data, len, err, errlen);
 		break;
 	case PAYLOAD_JSON:
-		rc = payload_json(p, o, data != NULL ? data : "", len, err,
-		    errlen);
+		rc = payload_json(
+		    p, o, data != NULL ? data : "", len, err, errlen);
 		break;
 	case PAYLOAD_INFLUX:
 		rc = payload_influx(p, data, len, err, errlen);
 		break;
 	case PAYLOAD_CSV:
-		rc = payload_csv(p, o, data != NULL ? data : "", len, err,
-		    errlen);
+		rc = payload_csv(
+		    p, o, data != NULL ? data : "", len, err, errlen);
 		break;
 	default:
 		payload_err(err, errlen, "unknown payload format");

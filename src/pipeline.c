@@ -16,6 +16,7 @@
 #include "pipeline.h"
 #include "recid.h"
 #include "store.h"
+#include "wallclock.h"
 #include "xmalloc.h"
 
 struct pipeline_offset {
@@ -42,6 +43,8 @@ struct pipeline {
 	double commit_interval_s;
 	size_t commit_max;
 	struct pipeline_hooks hooks;
+	struct wallclock *clock;	 /* NULL: ts is always trusted */
+	enum priority lowest_admitted; /* storage pressure raises it */
 	struct pipeline_src **srcs;
 	size_t nsrcs;
 	struct event *commit_timer; /* the interval wait */
@@ -65,6 +68,7 @@ pipeline_new(struct event_base *base, struct store *store,
 	p->commit_interval_s =
 	    opts->commit_interval_s > 0 ? opts->commit_interval_s : 1.0;
 	p->commit_max = opts->commit_max > 0 ? opts->commit_max : 500;
+	p->lowest_admitted = PRIORITY_LOW;
 	p->commit_timer = evtimer_new(base, pipeline_commit_cb, p);
 	p->commit_soon = evtimer_new(base, pipeline_commit_cb, p);
 	return p;
@@ -94,6 +98,18 @@ pipeline_set_hooks(struct pipeline *p, const struct pipeline_hooks *hooks)
 		memset(&p->hooks, 0, sizeof p->hooks);
 	else
 		p->hooks = *hooks;
+}
+
+void
+pipeline_set_wallclock(struct pipeline *p, struct wallclock *c)
+{
+	p->clock = c;
+}
+
+void
+pipeline_set_min_priority(struct pipeline *p, enum priority lowest)
+{
+	p->lowest_admitted = lowest;
 }
 
 void
@@ -217,6 +233,14 @@ pipeline_submit(struct pipeline_src *src, const struct reading *in,
 			done(1, arg); /* refused by policy: nothing to redo */
 		return 0;
 	}
+	if (r.priority > p->lowest_admitted) {
+		/* The store is nearly full: the source keeps the reading. */
+		src->stats.dropped++;
+		p->stats.dropped++;
+		if (done != NULL)
+			done(0, arg);
+		return -1;
+	}
 	if (ringbuf_full(src->ring) && !p->committing)
 		pipeline_commit(p);
 	if ((slot = ringbuf_push(src->ring)) == NULL) {
@@ -235,7 +259,13 @@ pipeline_submit(struct pipeline_src *src, const struct reading *in,
 	slot->r = r;
 	slot->done = done;
 	slot->arg = arg;
-	recid_reading(p->agent_id, &slot->r);
+	if (p->clock != NULL)
+		wallclock_stamp(p->clock, &slot->r);
+	if (slot->r.unsynced)
+		recid_reading_mono(
+		    p->agent_id, wallclock_boot_id(p->clock), &slot->r);
+	else
+		recid_reading(p->agent_id, &slot->r);
 	src->stats.last_reading_ts = r.ts;
 	p->stats.buffered++;
 	pipeline_schedule(
@@ -352,8 +382,12 @@ pipeline_commit(struct pipeline *p)
 		src = p->srcs[s];
 		n = ringbuf_len(src->ring);
 		for (i = 0; i < n; i++) {
-			if (store_add_reading(
-				p->store, &ringbuf_at(src->ring, i)->r) == -1) {
+			struct reading *r = &ringbuf_at(src->ring, i)->r;
+
+			/* Trusted since the stamp: correct ts, keep the id. */
+			if (r->unsynced && p->clock != NULL)
+				wallclock_fix(p->clock, r);
+			if (store_add_reading(p->store, r) == -1) {
 				store_rollback(p->store);
 				goto fail;
 			}

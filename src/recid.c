@@ -63,6 +63,56 @@ recid_reading(const char *agent_id, struct reading *r)
 	recid_sha256(buf, n, r->id);
 }
 
+static size_t
+recid_put_u64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)v;
+		v >>= 8;
+	}
+	return 8;
+}
+
+/*
+ * The packings differ in what follows the three leading strings (16
+ * bytes; a fourth string and 16 bytes), so no two kinds of record can
+ * hash the same bytes.
+ */
+void
+recid_reading_mono(const char *agent_id, const char *boot_id, struct reading *r)
+{
+	unsigned char buf[2 + 256 + 2 + READING_DEVICE_MAX + 2 +
+	    READING_SENSOR_MAX + 2 + 64 + 16];
+	size_t n = 0;
+
+	n += recid_put_string(buf + n, agent_id, 256);
+	n += recid_put_string(buf + n, r->device, READING_DEVICE_MAX);
+	n += recid_put_string(buf + n, r->sensor, READING_SENSOR_MAX);
+	n += recid_put_string(buf + n, boot_id, 64);
+	n += recid_put_u64(buf + n, r->mono_ns);
+	n += recid_put_double(buf + n, r->value);
+	recid_sha256(buf, n, r->id);
+}
+
+void
+recid_summary(const char *agent_id, const char *device, const char *sensor,
+    double period_start, double period_s, unsigned char out[RECORD_ID_LEN])
+{
+	unsigned char buf[2 + 256 + 2 + READING_DEVICE_MAX + 2 +
+	    READING_SENSOR_MAX + 2 + 7 + 16];
+	size_t n = 0;
+
+	n += recid_put_string(buf + n, agent_id, 256);
+	n += recid_put_string(buf + n, device, READING_DEVICE_MAX);
+	n += recid_put_string(buf + n, sensor, READING_SENSOR_MAX);
+	n += recid_put_string(buf + n, "summary", 7);
+	n += recid_put_double(buf + n, period_start);
+	n += recid_put_double(buf + n, period_s);
+	recid_sha256(buf, n, out);
+}
+
 void
 recid_hex(const unsigned char id[RECORD_ID_LEN], char hex[65])
 {

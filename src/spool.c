@@ -4,6 +4,7 @@
  * crash leaves either the old or the new state, and start-up turns stale
  * in_flight back into queued (store_requeue_in_flight).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +31,15 @@ static const enum spool_table spool_claim_order[SPOOL_TABLES] = { SPOOL_EVENTS,
 static const char *const spool_table_names[SPOOL_TABLES] = { "readings",
 	"events", "summaries" };
 
+/*
+ * Readings stamped before the wall clock was trusted (synced = 0) wait
+ * until their ts is corrected (wallclock.c): the collector sees each
+ * record with its final timestamp.
+ */
 static const char *const spool_claim_sql[SPOOL_TABLES] = {
 	"UPDATE readings SET state = 1 WHERE seq IN (SELECT seq FROM readings "
-	"WHERE state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2) "
+	"WHERE state = 0 AND priority = ?1 AND synced <> 0 ORDER BY seq "
+	"LIMIT ?2) "
 	"RETURNING seq, id, device, sensor, ts, value, unit, meta, priority",
 	"UPDATE events SET state = 1 WHERE seq IN (SELECT seq FROM events "
 	"WHERE state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2) "
@@ -492,8 +499,13 @@ spool_shed_chunk(struct spool *sp, enum spool_op op, int priority)
 	return n;
 }
 
-int
-spool_shed(struct spool *sp, long long *shed)
+/*
+ * Sheds until the live data is at most target bytes, never touching
+ * queued records more urgent than last.
+ */
+static int
+spool_shed_down(struct spool *sp, long long target, enum priority last,
+    const char *why, long long *shed)
 {
 	/* Delivered history first, then the queue from low to critical;
 	 * dead letters are kept for inspection until normal goes. */
@@ -508,15 +520,14 @@ spool_shed(struct spool *sp, long long *shed)
 		{ SPOOL_SHED_QUEUED, PRIORITY_HIGH },
 		{ SPOOL_SHED_QUEUED, PRIORITY_CRITICAL },
 	};
-	long long target, n, undelivered = 0;
+	long long n, undelivered = 0;
 	size_t i;
 
 	*shed = 0;
-	if (sp->opts.max_db_bytes <= 0 ||
-	    spool_live_bytes(sp) <= sp->opts.max_db_bytes)
-		return 0;
-	target = (long long)(sp->opts.max_db_bytes * SPOOL_SHED_TARGET);
 	for (i = 0; i < sizeof steps / sizeof *steps; i++) {
+		if (steps[i].op == SPOOL_SHED_QUEUED &&
+		    steps[i].priority < (int)last)
+			break;
 		while (spool_live_bytes(sp) > target) {
 			if (spool_begin(sp) == -1)
 				return -1;
@@ -540,9 +551,33 @@ spool_shed(struct spool *sp, long long *shed)
 	}
 	*shed = undelivered;
 	if (undelivered > 0)
-		log_warn("spool",
-		    "store above %lld bytes: shed %lld "
-		    "undelivered records",
-		    sp->opts.max_db_bytes, undelivered);
+		log_warn("spool", "%s: shed %lld undelivered records", why,
+		    undelivered);
 	return 0;
+}
+
+int
+spool_shed(struct spool *sp, long long *shed)
+{
+	char why[64];
+
+	*shed = 0;
+	if (sp->opts.max_db_bytes <= 0 ||
+	    spool_live_bytes(sp) <= sp->opts.max_db_bytes)
+		return 0;
+	snprintf(why, sizeof why, "store above %lld bytes",
+	    sp->opts.max_db_bytes);
+	return spool_shed_down(sp,
+	    (long long)(sp->opts.max_db_bytes * SPOOL_SHED_TARGET),
+	    PRIORITY_CRITICAL, why, shed);
+}
+
+int
+spool_shed_to(struct spool *sp, long long target_bytes, enum priority last,
+    long long *shed)
+{
+	*shed = 0;
+	if (spool_live_bytes(sp) <= target_bytes)
+		return 0;
+	return spool_shed_down(sp, target_bytes, last, "store full", shed);
 }

@@ -177,6 +177,15 @@ static const char store_schema_v1[] =
 	"INSERT INTO meta (key, value) VALUES "
 	"('created_at', strftime('%s', 'now')), ('shed_total', '0');";
 
+/*
+ * Version 2: readings stamped before the wall clock was trusted (synced =
+ * 0, see wallclock.h) are found through a partial index, so that the
+ * start-up check, the correction and the flagging cost the rows waiting,
+ * not the table; rows that are trusted cost nothing in it.
+ */
+static const char store_schema_v2[] =
+	"CREATE INDEX readings_unsynced ON readings(synced) WHERE synced = 0;";
+
 /* clang-format on */
 
 struct store_migration {
@@ -186,6 +195,7 @@ struct store_migration {
 
 static const struct store_migration store_migrations[] = {
 	{ 1, store_schema_v1 },
+	{ 2, store_schema_v2 },
 };
 
 enum store_stmt {
@@ -193,6 +203,7 @@ enum store_stmt {
 	STORE_COMMIT,
 	STORE_ROLLBACK,
 	STORE_ADD_READING,
+	STORE_ADD_EVENT,
 	STORE_COUNT_READINGS,
 	STORE_COUNT_EVENTS,
 	STORE_REQUEUE_READINGS,
@@ -211,6 +222,7 @@ enum store_stmt {
 	STORE_OFFSET_DELETE,
 	STORE_AUDIT,
 	STORE_PAGES,
+	STORE_RECENT_EVENTS,
 	STORE_NSTMT,
 };
 
@@ -240,6 +252,10 @@ static const struct store_stmt_def store_stmt_defs[STORE_NSTMT] = {
 	    "INSERT OR IGNORE INTO readings (id, device, sensor, ts, value, "
 	    "unit, meta, priority, mono_ns, synced) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" },
+	[STORE_ADD_EVENT] = { "add event",
+	    "INSERT OR IGNORE INTO events (id, rule, kind, device, sensor, ts, "
+	    "value, severity, priority, detail) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)" },
 	[STORE_COUNT_READINGS] = { "count readings",
 	    "SELECT count(*) FROM readings" },
 	[STORE_COUNT_EVENTS] = { "count events",
@@ -293,6 +309,9 @@ static const struct store_stmt_def store_stmt_defs[STORE_NSTMT] = {
 	    "SELECT page_count, freelist_count, page_size "
 	    "FROM pragma_page_count(), pragma_freelist_count(), "
 	    "pragma_page_size()" },
+	[STORE_RECENT_EVENTS] = { "recent events",
+	    "SELECT ts, rule, kind, device, sensor, value, severity, state "
+	    "FROM events ORDER BY seq DESC LIMIT ?1" },
 };
 
 struct store {
@@ -304,6 +323,8 @@ struct store {
 	long long checkpoint_pages;
 	long long wal_frames; /* set by store_wal_hook_cb */
 	char errmsg[256];     /* last failure, for logs */
+	int full;	      /* SQLITE_FULL since the last commit that wrote */
+	long long begin_changes; /* sqlite3_total_changes at store_begin */
 };
 
 static double
@@ -322,6 +343,8 @@ store_fail(struct store *st, const char *what)
 	snprintf(st->errmsg, sizeof st->errmsg, "%s: %s", what,
 	    sqlite3_errmsg(st->db));
 	log_error("store", "%s", st->errmsg);
+	if ((sqlite3_errcode(st->db) & 0xff) == SQLITE_FULL)
+		st->full = 1;
 	return -1;
 }
 
@@ -661,6 +684,10 @@ store_open(const char *dir, const struct store_opts *opts, char **cause)
 	umask(mask);
 	if (rv == -1)
 		goto fail;
+	if (opts->max_pages > 0 && store_set_max_pages(st, opts->max_pages) == -1) {
+		xasprintf(cause, "%s: %s", st->path, st->errmsg);
+		goto fail;
+	}
 	log_info("store",
 	    "%s: open (schema %d, synchronous %s, checkpoint "
 	    "after %lld pages)",
@@ -694,6 +721,7 @@ store_free(struct store *st)
 int
 store_begin(struct store *st)
 {
+	st->begin_changes = sqlite3_total_changes64(st->db);
 	return store_run(st, STORE_BEGIN);
 }
 
@@ -738,7 +766,7 @@ store_add_reading(struct store *st, const struct reading *r)
 	    (r->mono_ns == 0
 		    ? sqlite3_bind_null(s, 9)
 		    : sqlite3_bind_int64(s, 9, (sqlite3_int64)r->mono_ns)) ||
-	    sqlite3_bind_int(s, 10, 1)) {
+	    sqlite3_bind_int(s, 10, r->unsynced ? 0 : 1)) {
 		store_fail(st, "add reading");
 		sqlite3_reset(s);
 		return -1;
@@ -756,8 +784,12 @@ store_add_reading(struct store *st, const struct reading *r)
 int
 store_commit(struct store *st)
 {
-	if (store_run(st, STORE_COMMIT) == 0)
+	if (store_run(st, STORE_COMMIT) == 0) {
+		/* Only a commit that wrote proves there is room again. */
+		if (sqlite3_total_changes(st->db) > st->begin_changes)
+			st->full = 0;
 		return 0;
+	}
 	/* Leave no half-open transaction behind: nothing of it is stored. */
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -853,6 +885,85 @@ long long
 store_count_events(struct store *st)
 {
 	return store_run_count(st, STORE_COUNT_EVENTS);
+}
+
+/*
+ * One rule event, at priority = severity. Outside a transaction it is one
+ * of its own; a replay of the same id is ignored.
+ */
+int
+store_add_event(struct store *st, const unsigned char id[RECORD_ID_LEN],
+    const struct store_event *ev, const char *detail)
+{
+	sqlite3_stmt *s = st->stmt[STORE_ADD_EVENT];
+
+	if (!isfinite(ev->ts) || !isfinite(ev->value) ||
+	    (unsigned)ev->severity >= PRIORITY_COUNT) {
+		snprintf(st->errmsg, sizeof st->errmsg,
+		    "add event: %s: non-finite ts or value, or unknown "
+		    "severity",
+		    ev->rule);
+		log_error("store", "%s", st->errmsg);
+		return -1;
+	}
+	if (sqlite3_bind_blob(s, 1, id, RECORD_ID_LEN, SQLITE_STATIC) ||
+	    sqlite3_bind_text(s, 2, ev->rule, -1, SQLITE_STATIC) ||
+	    sqlite3_bind_text(s, 3, ev->kind, -1, SQLITE_STATIC) ||
+	    sqlite3_bind_text(s, 4, ev->device, -1, SQLITE_STATIC) ||
+	    sqlite3_bind_text(s, 5, ev->sensor, -1, SQLITE_STATIC) ||
+	    sqlite3_bind_double(s, 6, ev->ts) ||
+	    sqlite3_bind_double(s, 7, ev->value) ||
+	    sqlite3_bind_int(s, 8, (int)ev->severity) ||
+	    (detail == NULL ? sqlite3_bind_null(s, 9)
+			    : sqlite3_bind_text(s, 9, detail, -1,
+				  SQLITE_STATIC))) {
+		store_fail(st, "add event");
+		sqlite3_reset(s);
+		return -1;
+	}
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_fail(st, "add event");
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return 0;
+}
+
+/* The n newest rows of "events", newest first; how many, or -1. */
+int
+store_recent_events(
+    struct store *st, size_t n, store_event_cb *cb, void *arg)
+{
+	sqlite3_stmt *s = st->stmt[STORE_RECENT_EVENTS];
+	struct store_event ev;
+	int rc, count = 0;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)n);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&ev, 0, sizeof ev);
+		ev.ts = sqlite3_column_double(s, 0);
+		ev.rule = (const char *)sqlite3_column_text(s, 1);
+		ev.kind = (const char *)sqlite3_column_text(s, 2);
+		ev.device = (const char *)sqlite3_column_text(s, 3);
+		ev.sensor = (const char *)sqlite3_column_text(s, 4);
+		ev.value = sqlite3_column_double(s, 5);
+		ev.severity = (enum priority)sqlite3_column_int(s, 6);
+		ev.state = (enum store_state)sqlite3_column_int(s, 7);
+		if (ev.rule == NULL || ev.kind == NULL || ev.device == NULL ||
+		    ev.sensor == NULL)
+			continue;
+		cb(arg, &ev);
+		count++;
+	}
+	if (rc != SQLITE_DONE) {
+		store_fail(st, "recent events");
+		count = -1;
+	}
+	sqlite3_reset(s);
+	return count;
 }
 
 int
@@ -1047,6 +1158,29 @@ store_audit(struct store *st, const char *kind, const char *detail)
 	else
 		sqlite3_bind_null(s, 3);
 	return store_run(st, STORE_AUDIT);
+}
+
+/*
+ * SQLite never lowers max_page_count below the pages in use, so a limit
+ * under the current size means "no growth", and 0 lifts the limit (SQLite
+ * clamps the value to its compile-time maximum).
+ */
+int
+store_set_max_pages(struct store *st, long long max_pages)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld",
+	    max_pages > 0 ? max_pages : 4294967294LL);
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "max_page_count");
+	return 0;
+}
+
+int
+store_full(struct store *st)
+{
+	return st->full;
 }
 
 const char *

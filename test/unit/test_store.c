@@ -227,7 +227,7 @@ test_open_modes_and_pragmas(void **state)
 
 	/* durability = full, and a given cache bound. */
 	{
-		struct store_opts so = { 1, 0, 2048 };
+		struct store_opts so = { 1, 0, 2048, 0 };
 		char *cause = NULL;
 
 		f->st = store_open(f->data, &so, &cause);
