@@ -97,7 +97,10 @@ system_submit(struct adapter *a, const char *suffix, const char *unit,
 	struct reading r;
 
 	memset(&r, 0, sizeof r);
-	snprintf(r.sensor, sizeof r.sensor, "%s.%s", s->prefix, suffix);
+	/* The prefix length is checked at configure time. */
+	if ((size_t)snprintf(r.sensor, sizeof r.sensor, "%s.%s", s->prefix,
+		suffix) >= sizeof r.sensor)
+		return 0;
 	xstrlcpy(r.unit, unit, sizeof r.unit);
 	r.value = value;
 	r.ts = ts;

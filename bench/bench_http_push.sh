@@ -14,7 +14,14 @@ batch=${3:-1000}
 clients=${4:-4}
 bin=$build/outpost
 T=$(mktemp -d /tmp/bench-http-push.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+cleanup() {
+	local p
+	for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+[ -x "$bin" ] || { echo "no $bin: build first" >&2; exit 1; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -53,6 +60,7 @@ CONF
 	pid=$!
 	for _ in $(seq 100); do
 		curl -sf -o /dev/null "http://127.0.0.1:$port/health/live" && break
+		kill -0 "$pid" || { cat "$T/agent.log" >&2; exit 1; }
 		sleep 0.1
 	done
 	python3 - "$port" "$format" "$secs" "$batch" "$clients" "$pid" <<'PY'

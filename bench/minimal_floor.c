@@ -26,10 +26,10 @@
 #include <sqlite3.h>
 
 struct floor_tls {
-	mbedtls_entropy_context		 entropy;
-	mbedtls_ctr_drbg_context	 drbg;
-	mbedtls_ssl_config		 conf;
-	mbedtls_x509_crt		 ca;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt ca;
 };
 
 static void

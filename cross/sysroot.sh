@@ -29,15 +29,17 @@ arm64) suite=trixie ;;
 *) usage ;;
 esac
 
-pkgs="libc6-dev libevent-dev libsqlite3-dev libmbedtls-dev zlib1g-dev
-	libcmocka-dev"
+pkgs=(libc6-dev libevent-dev libsqlite3-dev libmbedtls-dev zlib1g-dev
+	libcmocka-dev)
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 mirror=${OUTPOST_DEBIAN_MIRROR:-}
 if [ -z "$mirror" ]; then
+	# The host's sources as configured (no downloaded lists needed).
+	codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
 	# shellcheck disable=SC2016 # an apt format string, not an expansion
-	mirror=$(apt-get indextargets --format '$(REPO_URI)' \
-		"Release: $(. /etc/os-release && echo "$VERSION_CODENAME")" \
-		'Target-Of: deb' 2>/dev/null | grep -v -- '-security' | head -1)
+	mirror=$(apt-get indextargets --no-release-info \
+		--format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' 2>/dev/null |
+		awk -v c="$codename" '$2 == c && $3 == "deb" { print $1; exit }')
 fi
 [ -n "$mirror" ] || {
 	echo "sysroot: no Debian mirror in the host's apt sources;" \
@@ -53,7 +55,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 aptdir=$out/apt
 sysroot=$out/sysroot
-stamp="$arch $suite $mirror $(printf '%s ' $pkgs)"
+stamp="$arch $suite $mirror ${pkgs[*]}"
 
 # Already built for the same request: nothing to do.
 if [ -f "$sysroot/.outpost-sysroot" ] &&
@@ -85,8 +87,7 @@ aptopts=(
 	-o "APT::Sandbox::User=root"
 )
 apt-get "${aptopts[@]}" -qq update
-# shellcheck disable=SC2086
-apt-get "${aptopts[@]}" -qq -y install $pkgs >"$aptdir/install.log"
+apt-get "${aptopts[@]}" -qq -y install "${pkgs[@]}" >"$aptdir/install.log"
 
 for deb in "$aptdir"/archives/*.deb; do
 	dpkg-deb -x "$deb" "$sysroot"

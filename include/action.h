@@ -18,8 +18,8 @@ struct event_base;
  * with status 0; else error says why (spawn failure, exit status, signal,
  * timeout, queue full). tag is the caller's (a rule name).
  */
-typedef void action_done_cb(
-    void *arg, const char *tag, int ok, const char *error);
+typedef void
+action_done_cb(void *arg, const char *tag, int ok, const char *error);
 
 struct action_opts {
 	size_t max_running; /* children at once (default 4) */
@@ -42,8 +42,8 @@ void action_runner_free(struct action_runner *);
  * are /dev/null, stderr is the agent's. Returns 0 when started or queued;
  * -1 when refused, done having been called with the reason.
  */
-int action_run(struct action_runner *, const char *tag,
-    const char *const *argv, const char *const *env, double timeout_s);
+int action_run(struct action_runner *, const char *tag, const char *const *argv,
+    const char *const *env, double timeout_s);
 
 size_t action_running(const struct action_runner *);
 size_t action_queued(const struct action_runner *);

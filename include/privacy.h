@@ -34,9 +34,10 @@ struct privacy_rule_stat {
 struct privacy_stats {
 	int enabled;
 	size_t rules;
-	unsigned long long dropped;	  /* deny + allow */
-	unsigned long long meta_invalid;  /* meta not an object: removed */
-	unsigned long long hash_overflow; /* hashed value did not fit: removed */
+	unsigned long long dropped;	 /* deny + allow */
+	unsigned long long meta_invalid; /* meta not an object: removed */
+	unsigned long long
+	    hash_overflow; /* hashed value did not fit: removed */
 };
 
 /*
@@ -58,8 +59,8 @@ int privacy_admit(struct privacy *, struct reading *r);
 
 void privacy_stats(const struct privacy *, struct privacy_stats *);
 size_t privacy_rule_count(const struct privacy *);
-int privacy_rule_stat(
-    const struct privacy *, size_t i, struct privacy_rule_stat *);
+int
+privacy_rule_stat(const struct privacy *, size_t i, struct privacy_rule_stat *);
 const char *privacy_kind_name(enum privacy_kind);
 /* The members of /health's "privacy" object, into an object already open. */
 void privacy_status(const struct privacy *, struct json_out *);
@@ -67,7 +68,7 @@ void privacy_status(const struct privacy *, struct json_out *);
 /* Rounds v to the nearest multiple of step (step > 0). */
 double privacy_quantize(double v, double step);
 /* HMAC-SHA256 of data under key as 64 hex characters and a NUL. */
-int privacy_hmac_hex(const void *key, size_t keylen, const void *data,
-    size_t len, char hex[65]);
+int privacy_hmac_hex(
+    const void *key, size_t keylen, const void *data, size_t len, char hex[65]);
 
 #endif

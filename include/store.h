@@ -96,8 +96,8 @@ typedef void store_event_cb(void *arg, const struct store_event *);
 int store_add_event(struct store *, const unsigned char id[RECORD_ID_LEN],
     const struct store_event *, const char *detail);
 /* The n newest rows of "events", newest first; how many, or -1. */
-int store_recent_events(
-    struct store *, size_t n, store_event_cb *cb, void *arg);
+int
+store_recent_events(struct store *, size_t n, store_event_cb *cb, void *arg);
 
 /* Passive checkpoint when the WAL holds more than checkpoint_pages (or
  * always, with force); truncates the WAL file when force is set. */

@@ -28,8 +28,8 @@
 #define ACTION_ERROR_MAX 160
 
 /* What a child may inherit from the agent's environment. */
-static const char *const action_pass_env[] = { "PATH", "HOME", "LANG",
-	"LC_ALL", "TZ", "TMPDIR", NULL };
+static const char *const action_pass_env[] = { "PATH", "HOME", "LANG", "LC_ALL",
+	"TZ", "TMPDIR", NULL };
 
 struct action_runner;
 
@@ -232,8 +232,8 @@ action_start(struct action_runner *ar, struct action_job *job)
 	tv.tv_usec = (suseconds_t)((job->timeout_s - (double)tv.tv_sec) * 1e6);
 	evtimer_add(job->timer, &tv);
 	ar->running[ar->nrunning++] = job;
-	log_debug("action", "%s: started %s (pid %ld)", job->tag,
-	    job->argv[0], (long)job->pid);
+	log_debug("action", "%s: started %s (pid %ld)", job->tag, job->argv[0],
+	    (long)job->pid);
 	return 0;
 }
 
@@ -264,8 +264,8 @@ action_finish(struct action_job *job, int status)
 		snprintf(error, sizeof error, "timed out after %gs, killed",
 		    job->timeout_s);
 	else if (WIFEXITED(status))
-		snprintf(error, sizeof error, "exit status %d",
-		    WEXITSTATUS(status));
+		snprintf(
+		    error, sizeof error, "exit status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(error, sizeof error, "killed by signal %d",
 		    WTERMSIG(status));
@@ -326,8 +326,8 @@ action_run(struct action_runner *ar, const char *tag, const char *const *argv,
 		return action_start(ar, job);
 	if (ar->nqueued >= ar->opts.max_queued) {
 		snprintf(error, sizeof error,
-		    "not run: %zu actions running and %zu queued",
-		    ar->nrunning, ar->nqueued);
+		    "not run: %zu actions running and %zu queued", ar->nrunning,
+		    ar->nqueued);
 		action_done(job, 0, error);
 		return -1;
 	}

@@ -260,7 +260,7 @@ agent_build_storage(struct agent *ag)
 	pressure_start(ag->pressure, ag->base);
 }
 
-/* SIGHUP: clock, summaries, pressure and max_pages take the new values. */
+/* SIGHUP: clock, summaries and pressure take the new values. */
 static void
 agent_reload_storage(struct agent *ag)
 {
@@ -268,7 +268,6 @@ agent_reload_storage(struct agent *ag)
 	struct summary_opts so;
 	struct pressure_opts po;
 
-	store_set_max_pages(ag->store, ag->cfg->store.max_pages);
 	agent_wallclock_opts(ag->cfg, &wo);
 	wallclock_set_opts(ag->clock, &wo);
 	agent_storage_opts(ag->cfg, &so, &po);
@@ -399,6 +398,8 @@ agent_reload(struct agent *ag)
 		free(adapters);
 		goto out;
 	}
+	/* Room first (max_pages): the buffered readings commit below. */
+	store_set_max_pages(ag->store, cfg->store.max_pages);
 	agent_free_adapters(ag);
 	/* Keep the running store and listener settings until restart. */
 	free(cfg->agent.data_dir);

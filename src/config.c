@@ -1001,8 +1001,8 @@ config_read_rule_condition(
 		    "needs a one-sided rule (either above or below)");
 		return;
 	}
-	if (cfg_get_double(cfg, t, "clear", 0, -DBL_MAX, DBL_MAX,
-		&rule->clear) == -1)
+	if (cfg_get_double(
+		cfg, t, "clear", 0, -DBL_MAX, DBL_MAX, &rule->clear) == -1)
 		return;
 	rule->has_clear = 1;
 	if (rule->has_above && rule->clear > rule->above)
@@ -1014,8 +1014,7 @@ config_read_rule_condition(
 }
 
 static const char *const config_actions[] = { "log", "exec", NULL };
-static const char *const config_action_on[] = { "both", "fire", "clear",
-	NULL };
+static const char *const config_action_on[] = { "both", "fire", "clear", NULL };
 
 /* action = "log" (the default) or "exec" with a command, never a shell. */
 static void
@@ -1051,8 +1050,8 @@ config_read_rule_action(
 	cfg_get_double(cfg, t, "timeout", 10, 0.001, 86400, &rule->timeout_s);
 	cfg_get_enum(cfg, t, "action_on", config_action_on, 0, &e);
 	rule->action_on = e == 1 ? CFG_ACTION_ON_FIRE
-	    : e == 2	     ? CFG_ACTION_ON_CLEAR
-			     : CFG_ACTION_ON_FIRE | CFG_ACTION_ON_CLEAR;
+	    : e == 2		 ? CFG_ACTION_ON_CLEAR
+				 : CFG_ACTION_ON_FIRE | CFG_ACTION_ON_CLEAR;
 }
 
 static void

@@ -194,7 +194,7 @@ ctl_state_colour(const char *state)
 	static const char *const warn[] = { "degraded", "connecting",
 		"half_open", "idle", NULL };
 	static const char *const bad[] = { "unhealthy", "error", "disconnected",
-		"open", NULL };
+		"open", "critical_only", NULL };
 	size_t i;
 
 	if (state == NULL)
@@ -291,7 +291,8 @@ ctl_print_summary(const struct ctl_term *t, sqlite3 *db, const char *json)
 		"$.queue.by_priority.high", "$.queue.by_priority.normal",
 		"$.queue.by_priority.low", "$.queue.oldest_pending_age_s",
 		"$.queue.dead_letter", "$.queue.shed_total", "$.store.db_bytes",
-		"$.store.wal_bytes", "$.readings_processed", "$.store.mode" };
+		"$.store.wal_bytes", "$.readings_processed", "$.store.mode",
+		"$.store.mode_reason" };
 	enum {
 		ID,
 		STATUS,
@@ -313,6 +314,7 @@ ctl_print_summary(const struct ctl_term *t, sqlite3 *db, const char *json)
 		WAL,
 		PROCESSED,
 		MODE,
+		MODE_REASON,
 		NFIELDS
 	};
 	char *v[NFIELDS], *reasons;
@@ -355,8 +357,9 @@ ctl_print_summary(const struct ctl_term *t, sqlite3 *db, const char *json)
 	    S(PROCESSED));
 	if (v[MODE] != NULL) {
 		printf(", mode ");
-		ctl_paint(t, strcmp(v[MODE], "normal") == 0 ? NULL : CTL_YELLOW,
-		    v[MODE]);
+		ctl_paint(t, ctl_state_colour(v[MODE]), v[MODE]);
+		if (v[MODE_REASON] != NULL)
+			printf(" (%s)", v[MODE_REASON]);
 	}
 	printf("\n");
 #undef S

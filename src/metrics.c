@@ -520,8 +520,8 @@ metrics_edge(struct agent *ag, struct evbuffer *b)
 	if (pv != NULL) {
 		privacy_stats(pv, &pst);
 		for (i = 0; privacy_rule_stat(pv, i, &ps) == 0; i++)
-			ndrop += ps.kind == PRIVACY_DENY ||
-			    ps.kind == PRIVACY_ALLOW;
+			ndrop +=
+			    ps.kind == PRIVACY_DENY || ps.kind == PRIVACY_ALLOW;
 		/* A family is written only when it has samples. */
 		if (ndrop > 0)
 			metrics_family(b, "outpost_privacy_dropped_total",
@@ -530,8 +530,8 @@ metrics_edge(struct agent *ag, struct evbuffer *b)
 			    "(deny:GLOB, or allow when no allow glob "
 			    "matched).");
 		for (i = 0; privacy_rule_stat(pv, i, &ps) == 0; i++) {
-			drop = ps.kind == PRIVACY_DENY ||
-			    ps.kind == PRIVACY_ALLOW;
+			drop =
+			    ps.kind == PRIVACY_DENY || ps.kind == PRIVACY_ALLOW;
 			if (drop)
 				metrics_int(b, "outpost_privacy_dropped_total",
 				    ps.count, "rule", ps.label, NULL);
@@ -542,8 +542,8 @@ metrics_edge(struct agent *ag, struct evbuffer *b)
 			    "Readings a redact, hash or quantize rule "
 			    "changed.");
 		for (i = 0; privacy_rule_stat(pv, i, &ps) == 0; i++) {
-			drop = ps.kind == PRIVACY_DENY ||
-			    ps.kind == PRIVACY_ALLOW;
+			drop =
+			    ps.kind == PRIVACY_DENY || ps.kind == PRIVACY_ALLOW;
 			if (!drop)
 				metrics_int(b, "outpost_privacy_applied_total",
 				    ps.count, "rule", ps.label, NULL);
@@ -566,8 +566,8 @@ metrics_edge(struct agent *ag, struct evbuffer *b)
 	metrics_family(b, "outpost_rule_firing", "gauge",
 	    "Sensors for which the rule is firing now.");
 	for (i = 0; rules_stat(rs, i, &st) == 0; i++)
-		metrics_int(b, "outpost_rule_firing", st.firing, "rule",
-		    st.name, NULL);
+		metrics_int(
+		    b, "outpost_rule_firing", st.firing, "rule", st.name, NULL);
 	metrics_family(b, "outpost_rule_actions_total", "counter",
 	    "Exec actions a rule started or queued.");
 	for (i = 0; rules_stat(rs, i, &st) == 0; i++)

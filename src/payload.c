@@ -72,6 +72,7 @@ payload_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A decoder with its own in-memory SQLite; NULL if SQLite fails. */
 struct payload *
 payload_new(void)
 {
@@ -92,6 +93,7 @@ fail:
 	return NULL;
 }
 
+/* Accepts NULL. */
 void
 payload_free(struct payload *p)
 {
@@ -104,6 +106,7 @@ payload_free(struct payload *p)
 	free(p);
 }
 
+/* 0 and *out set, or -1 for an unknown name. */
 int
 payload_format_parse(const char *s, enum payload_format *out)
 {
@@ -120,6 +123,7 @@ payload_format_parse(const char *s, enum payload_format *out)
 	return -1;
 }
 
+/* The config name of a format. */
 const char *
 payload_format_name(enum payload_format f)
 {
@@ -1017,6 +1021,7 @@ payload_influx(
 	return 0;
 }
 
+/* Decodes everything, then hands the readings out; see payload.h. */
 long
 payload_decode(struct payload *p, const struct payload_opts *o,
     const char *data, size_t len, payload_reading_cb *cb, void *arg, char *err,

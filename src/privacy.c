@@ -63,15 +63,15 @@ static const char *const privacy_kind_names[] = { "deny", "allow", "redact",
 const char *
 privacy_kind_name(enum privacy_kind k)
 {
-	return (unsigned)k < sizeof privacy_kind_names /
-		sizeof privacy_kind_names[0]
+	return (unsigned)k <
+		sizeof privacy_kind_names / sizeof privacy_kind_names[0]
 	    ? privacy_kind_names[k]
 	    : "unknown";
 }
 
 static void
-privacy_add_rule(struct privacy *p, enum privacy_kind kind, const char *pattern,
-    double step)
+privacy_add_rule(
+    struct privacy *p, enum privacy_kind kind, const char *pattern, double step)
 {
 	struct privacy_rule *r;
 
@@ -221,8 +221,8 @@ privacy_hex(const unsigned char *mac, char hex[65])
 }
 
 int
-privacy_hmac_hex(const void *key, size_t keylen, const void *data, size_t len,
-    char hex[65])
+privacy_hmac_hex(
+    const void *key, size_t keylen, const void *data, size_t len, char hex[65])
 {
 	const mbedtls_md_info_t *info;
 	unsigned char mac[32];
@@ -371,7 +371,8 @@ privacy_string(struct privacy_meta *m, char *dec, size_t *declen)
 			dec[d++] = '\t';
 			break;
 		case 'u':
-			if (m->i + 4 > m->n || privacy_hex4(s + m->i, &cp) == -1)
+			if (m->i + 4 > m->n ||
+			    privacy_hex4(s + m->i, &cp) == -1)
 				return -1;
 			m->i += 4;
 			if (cp >= 0xdc00 && cp <= 0xdfff)
@@ -418,7 +419,7 @@ privacy_literal(struct privacy_meta *m)
 		if (k < n && s[k] == '.') {
 			k++;
 			for (digits = 0; k < n && s[k] >= '0' && s[k] <= '9';
-			    k++)
+			     k++)
 				digits++;
 			if (digits == 0)
 				return -1;
@@ -428,7 +429,7 @@ privacy_literal(struct privacy_meta *m)
 			if (k < n && (s[k] == '+' || s[k] == '-'))
 				k++;
 			for (digits = 0; k < n && s[k] >= '0' && s[k] <= '9';
-			    k++)
+			     k++)
 				digits++;
 			if (digits == 0)
 				return -1;
@@ -540,8 +541,8 @@ privacy_object(struct privacy_meta *m, int emit, int depth)
 		} else if (rule != NULL) {
 			if (emit && !m->drop_hashed && kept++ > 0)
 				privacy_emit(m, ",", 1);
-			rc = privacy_member_hash(m, m->s + keystart,
-			    keyend - keystart, emit, depth);
+			rc = privacy_member_hash(
+			    m, m->s + keystart, keyend - keystart, emit, depth);
 		} else {
 			if (emit) {
 				if (kept++ > 0)
@@ -630,8 +631,7 @@ privacy_meta_pass(struct privacy *p, struct privacy_meta *m, const char *meta,
 	m->n = strnlen(meta, READING_META_MAX);
 	m->drop_hashed = drop_hashed;
 	privacy_ws(m);
-	if (m->i >= m->n || m->s[m->i] != '{' ||
-	    privacy_object(m, 1, 0) == -1)
+	if (m->i >= m->n || m->s[m->i] != '{' || privacy_object(m, 1, 0) == -1)
 		return -1;
 	privacy_ws(m);
 	if (m->i != m->n)

@@ -37,8 +37,7 @@ enum rules_state {
 };
 
 static const char *const rules_state_names[] = { "ok", "pending", "firing" };
-static const char *const rules_kind_names[] = { "threshold", "rate",
-	"stale" };
+static const char *const rules_kind_names[] = { "threshold", "rate", "stale" };
 
 struct rules_track {
 	char sensor[READING_SENSOR_MAX]; /* "" = free slot */
@@ -320,8 +319,8 @@ rules_flush_outbox(struct rules *rs)
 {
 	size_t done = 0;
 
-	while (done < rs->noutbox &&
-	    rs->emit(rs->arg, &rs->outbox[done].ev) == 0)
+	while (
+	    done < rs->noutbox && rs->emit(rs->arg, &rs->outbox[done].ev) == 0)
 		done++;
 	if (done == 0)
 		return rs->noutbox > 0 ? -1 : 0;
@@ -343,9 +342,11 @@ rules_hold(struct rules *rs, const struct rules_event *ev)
 	if (rs->noutbox == RULES_OUTBOX) {
 		/* The oldest goes: the newest says where things stand. */
 		rs->events_lost++;
-		log_error("rules", "event of %s (%s) lost: the store keeps "
-				   "failing",
-		    rs->outbox[0].rule, rules_event_kind_name(rs->outbox[0].ev.kind));
+		log_error("rules",
+		    "event of %s (%s) lost: the store keeps "
+		    "failing",
+		    rs->outbox[0].rule,
+		    rules_event_kind_name(rs->outbox[0].ev.kind));
 		memmove(&rs->outbox[0], &rs->outbox[1],
 		    (RULES_OUTBOX - 1) * sizeof rs->outbox[0]);
 		rs->noutbox--;
@@ -388,11 +389,13 @@ rules_run_action(
 	snprintf(ts, sizeof ts, "%.6f", ev->ts);
 	recid_hex(ev->id, hex);
 	xasprintf(&env[n++], "OUTPOST_RULE=%s", ev->rule);
-	xasprintf(&env[n++], "OUTPOST_EVENT=%s", rules_event_kind_name(ev->kind));
+	xasprintf(
+	    &env[n++], "OUTPOST_EVENT=%s", rules_event_kind_name(ev->kind));
 	xasprintf(&env[n++], "OUTPOST_SENSOR=%s", ev->sensor);
 	xasprintf(&env[n++], "OUTPOST_DEVICE=%s", ev->device);
 	xasprintf(&env[n++], "OUTPOST_VALUE=%s", value);
-	xasprintf(&env[n++], "OUTPOST_SEVERITY=%s", priority_name(ev->severity));
+	xasprintf(
+	    &env[n++], "OUTPOST_SEVERITY=%s", priority_name(ev->severity));
 	xasprintf(&env[n++], "OUTPOST_TS=%s", ts);
 	xasprintf(&env[n++], "OUTPOST_EVENT_ID=%s", hex);
 	env[n] = NULL;
@@ -426,8 +429,8 @@ rules_emit(struct rules *rs, struct rules_rule *ru, struct rules_track *t,
 		    value, detail);
 	} else {
 		ru->cleared++;
-		log_info("rules", "%s cleared: %s = %g", ru->name, t->sensor,
-		    value);
+		log_info(
+		    "rules", "%s cleared: %s = %g", ru->name, t->sensor, value);
 	}
 	if (rs->emit != NULL &&
 	    (rules_flush_outbox(rs) == -1 || rs->emit(rs->arg, &ev) == -1))
@@ -555,7 +558,8 @@ rules_arm(struct rules *rs, double mono_now)
 static void
 rules_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	rules_tick(arg, rules_clock(CLOCK_REALTIME), rules_clock(CLOCK_MONOTONIC));
+	rules_tick(
+	    arg, rules_clock(CLOCK_REALTIME), rules_clock(CLOCK_MONOTONIC));
 }
 
 void
@@ -777,8 +781,8 @@ rules_free(struct rules *rs)
 	if (rs == NULL)
 		return;
 	if (rs->noutbox > 0 && rules_flush_outbox(rs) == -1)
-		log_error("rules", "%zu events could not be stored",
-		    rs->noutbox);
+		log_error(
+		    "rules", "%zu events could not be stored", rs->noutbox);
 	action_runner_free(rs->runner);
 	if (rs->timer != NULL)
 		event_free(rs->timer);

@@ -233,7 +233,9 @@ static int
 spool_commit(struct spool *sp)
 {
 	if (spool_step_done(sp, sp->commit, "commit") == -1) {
-		spool_step_done(sp, sp->rollback, "rollback");
+		/* SQLite may have rolled back already (SQLITE_FULL). */
+		if (!sqlite3_get_autocommit(sp->db))
+			spool_step_done(sp, sp->rollback, "rollback");
 		return -1;
 	}
 	return 0;

@@ -159,6 +159,7 @@ static const char status_page_js[] =
     "RF=+B.dataset.rf*1e3,AD=+B.dataset.ad,HI=Math.max(+B.dataset.hi*1e3,RF),"
     "lastH=0,DASH='\\u2013',K=['critical','high','normal','low'],"
     "CL={healthy:'ok',connected:'ok',closed:'ok',sent:'ok',clear:'ok',"
+    "normal:'ok',critical_only:'bad',"
     "degraded:'warn',connecting:'warn',half_open:'warn',idle:'warn',"
     "queued:'warn',high:'warn',unhealthy:'bad',error:'bad',"
     "disconnected:'bad',open:'bad',dead_letter:'bad',critical:'bad',"
@@ -398,11 +399,12 @@ static const char *
 status_page_class(const char *state)
 {
 	static const char *const ok[] = { "healthy", "connected", "closed",
-		"sent", "clear", NULL };
+		"sent", "clear", "normal", NULL };
 	static const char *const warn[] = { "degraded", "connecting",
 		"half_open", "idle", "queued", "high", NULL };
 	static const char *const bad[] = { "unhealthy", "error", "disconnected",
-		"open", "dead_letter", "critical", "fire", NULL };
+		"open", "dead_letter", "critical", "fire", "critical_only",
+		NULL };
 	size_t i;
 
 	if (state == NULL)
@@ -700,6 +702,8 @@ status_page_cards(struct status_page *sp)
 	status_page_puts(sp, "><dt>mode</dt>");
 	status_page_value(sp, "dd", "store.mode", SP_FMT_TEXT, "");
 	status_page_puts(sp, "</div>");
+	status_page_row(sp, "because", "store.mode_reason", SP_FMT_TEXT,
+	    "store.mode_reason");
 	status_page_row(sp, "WAL", "store.wal_bytes", SP_FMT_BYTES, NULL);
 	status_page_row(
 	    sp, "disk free", "system.disk_free_bytes", SP_FMT_BYTES, NULL);

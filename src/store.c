@@ -309,9 +309,13 @@ static const struct store_stmt_def store_stmt_defs[STORE_NSTMT] = {
 	    "SELECT page_count, freelist_count, page_size "
 	    "FROM pragma_page_count(), pragma_freelist_count(), "
 	    "pragma_page_size()" },
+	/*
+	 * A rowid range walked backwards: LIMIT rows read, never the table
+	 * (the bare ORDER BY would plan the same walk as a "SCAN").
+	 */
 	[STORE_RECENT_EVENTS] = { "recent events",
 	    "SELECT ts, rule, kind, device, sensor, value, severity, state "
-	    "FROM events ORDER BY seq DESC LIMIT ?1" },
+	    "FROM events WHERE seq > 0 ORDER BY seq DESC LIMIT ?1" },
 };
 
 struct store {
@@ -914,9 +918,9 @@ store_add_event(struct store *st, const unsigned char id[RECORD_ID_LEN],
 	    sqlite3_bind_double(s, 6, ev->ts) ||
 	    sqlite3_bind_double(s, 7, ev->value) ||
 	    sqlite3_bind_int(s, 8, (int)ev->severity) ||
-	    (detail == NULL ? sqlite3_bind_null(s, 9)
-			    : sqlite3_bind_text(s, 9, detail, -1,
-				  SQLITE_STATIC))) {
+	    (detail == NULL
+		    ? sqlite3_bind_null(s, 9)
+		    : sqlite3_bind_text(s, 9, detail, -1, SQLITE_STATIC))) {
 		store_fail(st, "add event");
 		sqlite3_reset(s);
 		return -1;
@@ -934,8 +938,7 @@ store_add_event(struct store *st, const unsigned char id[RECORD_ID_LEN],
 
 /* The n newest rows of "events", newest first; how many, or -1. */
 int
-store_recent_events(
-    struct store *st, size_t n, store_event_cb *cb, void *arg)
+store_recent_events(struct store *st, size_t n, store_event_cb *cb, void *arg)
 {
 	sqlite3_stmt *s = st->stmt[STORE_RECENT_EVENTS];
 	struct store_event ev;

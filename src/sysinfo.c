@@ -539,7 +539,7 @@ sysinfo_process_status(struct sysinfo_process *p)
 static int
 sysinfo_process_stat(struct sysinfo_process *p)
 {
-	unsigned long long v, utime = 0, stime = 0, start = 0, btime;
+	unsigned long long v, utime = 0, stime = 0, start = 0, btime = 0;
 	unsigned long long total, idle;
 	char buf[1024];
 	const char *s;

@@ -57,9 +57,10 @@ health="http://127.0.0.1:$port/health"
 
 # writer.py FILE FIRST LAST [--rotate-at N --late K] [--sleep S]: appends the
 # numbers FIRST..LAST, one line each, through one descriptor opened with
-# O_APPEND. --rotate-at: before line N, FILE.1 -> FILE.2, FILE -> FILE.1,
-# then K more lines still go to the old descriptor (a writer that has not
-# reopened yet), then FILE is created and the rest goes there.
+# O_APPEND. --rotate-at: before line N, FILE.1 -> FILE.2, FILE -> FILE.1
+# and a new empty FILE (logrotate's "create"), then K more lines still go
+# to the old descriptor (a writer that has not reopened yet: the agent has
+# had the time to see the new file), then the writer reopens FILE.
 cat >"$T/writer.py" <<'PY'
 import os, sys, time
 path, first, last = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -76,6 +77,8 @@ while i <= last:
         if os.path.exists(path + ".1"):
             os.rename(path + ".1", path + ".2")
         os.rename(path, path + ".1")
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        time.sleep(0.1)
         for _ in range(late):
             if i > last:
                 break

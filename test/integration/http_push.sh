@@ -21,9 +21,16 @@ unit = "V"
 token = "push-token"
 max_body_bytes = 65536
 buffer = 2000
+
+# A second push device with a tiny buffer, for refusals.
+[[device]]
+name = "small"
+type = "http"
+mode = "push"
+buffer = 8
 EOF2
 db="$T/data/outpost.db"
-url="http://127.0.0.1:$port/ingest"
+url="http://127.0.0.1:$port/ingest?device=gw"
 auth="Authorization: Bearer push-token"
 
 lib_start_agent "$T/outpost.toml"
@@ -113,6 +120,14 @@ n1=$(gw_rows)
 [ "$(lib_sql "$db" "SELECT count(*) FROM readings WHERE sensor LIKE 'bad%'")" = 0 ] ||
 	fail "readings of a bad body were stored"
 
+# With two push devices, POST /ingest must name one.
+code=$(curl -s -o "$T/resp" -w '%{http_code}' --max-time 5 -X POST \
+	-H "$auth" --data '{"value":1}' "http://127.0.0.1:$port/ingest")
+[ "$code" = 400 ] || fail "unnamed device with two push devices: $code"
+code=$(curl -s -o "$T/resp" -w '%{http_code}' --max-time 5 -X POST \
+	-H "$auth" --data '{"value":1}' "http://127.0.0.1:$port/ingest?device=nope")
+[ "$code" = 404 ] || fail "unknown push device: $code"
+
 # Oversized (device limit 64 KiB): 413, nothing stored.
 python3 -c 'import json
 print(json.dumps([{"sensor": "big.%d" % i, "value": i} for i in range(4000)]))' >"$T/big.json"
@@ -143,6 +158,42 @@ a = [a for a in h["adapters"] if a["name"] == "gw"][0]
 d = a["detail"]
 print(a["state"], d["mode"], d["bad_bodies"], d["too_large"], d["unauthorized"], d["refused"], a["errors"] >= 10)' "$T/health.json")
 [ "$detail" = "connected push 7 1 3 0 True" ] || fail "health detail: $detail"
+
+# The store refuses (locked by another writer) while a body is bigger than
+# the device's buffer: what does not fit is refused, and the answer, once
+# the rest is committed, is 503 with Retry-After, never 204.
+rm -f "$T/unlock" "$T/locked"
+python3 -c 'import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2] + "/locked", "w").close()
+while not os.path.exists(sys.argv[2] + "/unlock"):
+    time.sleep(0.05)
+c.execute("COMMIT")' "$db" "$T" &
+locker=$!
+lib_track "$locker"
+lib_wait_until 10 test -e "$T/locked"
+body=$(python3 -c 'import json
+print(json.dumps([{"sensor": "refused.%d" % i, "value": i, "ts": 1717000000 + i} for i in range(40)]))')
+curl -s -o "$T/resp503" -D "$T/resp503.headers" -w '%{http_code}' --max-time 30 \
+	-X POST -H "Content-Type: application/json" --data-binary "$body" \
+	"http://127.0.0.1:$port/ingest?device=small" >"$T/code503" &
+curler=$!
+# The body is in: part of it waits in the buffer for the store.
+small_waiting() {
+	curl -s --max-time 5 "http://127.0.0.1:$port/health" | python3 -c 'import json, sys
+a = [a for a in json.load(sys.stdin)["adapters"] if a["name"] == "small"][0]
+sys.exit(0 if a["detail"]["waiting_commit"] == 1 else 1)'
+}
+lib_wait_until 10 small_waiting
+[ ! -s "$T/code503" ] || fail "answered before the commit: $(cat "$T/code503")"
+touch "$T/unlock"
+wait "$curler"
+wait "$locker" 2>/dev/null
+[ "$(cat "$T/code503")" = 503 ] || fail "refused readings answered $(cat "$T/code503")"
+grep -qi '^Retry-After: 1' "$T/resp503.headers" || fail "no Retry-After on 503"
+refused_stored=$(lib_sql "$db" "SELECT count(*) FROM readings WHERE sensor LIKE 'refused.%'")
+[ "$refused_stored" -lt 40 ] || fail "all 40 stored, yet 503"
 
 # kill -9 right after the 204: those readings are in the store.
 for round in 1 2 3; do

@@ -67,8 +67,8 @@ wait_results(struct fixture *f, size_t n, double limit_s)
 
 	while (f->n < n) {
 		if (now_s() > end)
-			fail_msg("%zu of %zu results after %gs", f->n, n,
-			    limit_s);
+			fail_msg(
+			    "%zu of %zu results after %gs", f->n, n, limit_s);
 		event_base_loop(f->base, EVLOOP_ONCE);
 	}
 }
@@ -197,8 +197,8 @@ test_timeout_kills_the_group(void **state)
 	snprintf(pidfile, sizeof pidfile, "%s/pid", f->dir);
 	/* A grandchild in the background must die with the script. */
 	snprintf(script, sizeof script,
-	    "sleep 30 & echo $! > %s.tmp; mv %s.tmp %s; wait", pidfile,
-	    pidfile, pidfile);
+	    "sleep 30 & echo $! > %s.tmp; mv %s.tmp %s; wait", pidfile, pidfile,
+	    pidfile);
 	t0 = now_s();
 	assert_int_equal(action_run(f->ar, "slow", argv, NULL, 0.3), 0);
 	wait_results(f, 1, 10);
@@ -220,8 +220,8 @@ test_timeout_kills_the_group(void **state)
 		usleep(20000);
 	}
 	if (fp != NULL && st != 'Z')
-		fail_msg("the background sleep %ld survived (state %c)", pid,
-		    st);
+		fail_msg(
+		    "the background sleep %ld survived (state %c)", pid, st);
 }
 
 static void

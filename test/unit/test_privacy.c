@@ -17,12 +17,13 @@
 
 #define KEY "test-key-0123456789abcdef"
 /* Python: hmac.new(KEY, b"trawler-7", hashlib.sha256).hexdigest() */
-#define HMAC_TRAWLER                                                   \
+#define HMAC_TRAWLER \
 	"7167131c15b0fe36d27765008ec3c958825224e835e495f414b61ad2f273a092"
 /* ... b"42" (a number is hashed as its JSON text) */
-#define HMAC_42 "9d344095bb990a51d9b9e8b5c0bb84050da03d3a10ec54fb31229cc472a95bc4"
+#define HMAC_42 \
+	"9d344095bb990a51d9b9e8b5c0bb84050da03d3a10ec54fb31229cc472a95bc4"
 /* ... b"bob" */
-#define HMAC_BOB                                                       \
+#define HMAC_BOB \
 	"45a1864a9017e7bed9db5176ba33ebadbc504bff04ed3b1863003c106a37cc33"
 
 static struct config *
@@ -139,8 +140,8 @@ test_disabled_passes_everything(void **state)
 
 	p = firewall("[privacy]\nenabled = false\ndeny = [\"*\"]\n"
 		     "redact_meta = [\"operator\"]\n");
-	assert_int_equal(admit(p, "gps.lat", 1, "{\"operator\":\"bob\"}", &r),
-	    0);
+	assert_int_equal(
+	    admit(p, "gps.lat", 1, "{\"operator\":\"bob\"}", &r), 0);
 	assert_string_equal(r.meta, "{\"operator\":\"bob\"}");
 	assert_int_equal(count_of(p, "deny:*"), 0);
 	privacy_free(p);
@@ -220,9 +221,9 @@ test_meta_redact_and_hash(void **state)
 	assert_null(memmem(r.meta, sizeof r.meta, "bob", 3));
 
 	/* A number is hashed as its JSON text; escapes are decoded first. */
-	assert_int_equal(admit(p, "temp", 1,
-			     " { \"code\" : 42 , \"ve\\u0073sel\" : \"b\\u006fb\" } ",
-			     &r),
+	assert_int_equal(
+	    admit(p, "temp", 1,
+		" { \"code\" : 42 , \"ve\\u0073sel\" : \"b\\u006fb\" } ", &r),
 	    0);
 	assert_string_equal(r.meta,
 	    "{\"code\":\"" HMAC_42 "\",\"ve\\u0073sel\":\"" HMAC_BOB "\"}");
@@ -255,9 +256,9 @@ static void
 test_meta_invalid_is_removed(void **state)
 {
 	static const char *const bad[] = { "{\"operator\":", "[1,2]",
-		"{\"a\":1} x", "{\"o\\u0000perator\":\"bob\"}",
-		"{\"a\":1,}", "{\"a\":01x}", "{\"a\":\"\\ud800\"}",
-		"{\"a\":tru}", "{'a':1}", "{\"a\":\"\\q\"}", NULL };
+		"{\"a\":1} x", "{\"o\\u0000perator\":\"bob\"}", "{\"a\":1,}",
+		"{\"a\":01x}", "{\"a\":\"\\ud800\"}", "{\"a\":tru}", "{'a':1}",
+		"{\"a\":\"\\q\"}", NULL };
 	struct privacy *p;
 	struct privacy_stats st;
 	struct reading r;
@@ -274,9 +275,9 @@ test_meta_invalid_is_removed(void **state)
 	assert_int_equal(count_of(p, "redact:operator"), 0);
 
 	/* Nesting deeper than the scanner follows is refused too. */
-	assert_int_equal(admit(p, "temp", 1,
-			     "{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}",
-			     &r),
+	assert_int_equal(
+	    admit(p, "temp", 1,
+		"{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}", &r),
 	    0);
 	assert_string_equal(r.meta, "");
 	privacy_free(p);
@@ -356,8 +357,8 @@ test_config_checks(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		cfg = config_load_text(cases[i].text, strlen(cases[i].text),
-		    "t.toml", NULL);
+		cfg = config_load_text(
+		    cases[i].text, strlen(cases[i].text), "t.toml", NULL);
 		assert_non_null(cfg);
 		config_finish(cfg);
 		if (cfg->nerrors != 1 ||

@@ -139,7 +139,7 @@ test_threshold_for_and_hysteresis(void **state)
 	feed(rs, "temp.hold", 6, 31);
 	feed(rs, "temp.hold", 15, 35); /* 9 s: not yet */
 	assert_int_equal(s.n, 0);
-	feed(rs, "hum.hold", 16, 99); /* not matched */
+	feed(rs, "hum.hold", 16, 99);  /* not matched */
 	feed(rs, "temp.hold", 16, 32); /* 10 s held: fires */
 	assert_int_equal(s.n, 1);
 	assert_string_equal(state_of(rs, 0), "firing");
@@ -181,7 +181,7 @@ test_default_clear_is_the_threshold(void **state)
 	rs = rules_for("[[rule]]\nname = \"freeze\"\nsensor = \"t\"\n"
 		       "below = -5\n",
 	    &s, 1);
-	feed(rs, "t", 1, -5);   /* not below */
+	feed(rs, "t", 1, -5);	/* not below */
 	feed(rs, "t", 2, -5.5); /* fires at once (for = 0) */
 	feed(rs, "t", 3, -5);	/* at the line: stays */
 	feed(rs, "t", 4, -7);
@@ -324,8 +324,8 @@ test_held_events_keep_order(void **state)
 	struct rules *rs;
 	struct rules_stat st;
 
-	rs = rules_for("[[rule]]\nname = \"hot\"\nsensor = \"t\"\nabove = 1\n",
-	    &s, 1);
+	rs = rules_for(
+	    "[[rule]]\nname = \"hot\"\nsensor = \"t\"\nabove = 1\n", &s, 1);
 	s.refuse = 1;
 	feed(rs, "t", 1, 5); /* fire: refused, held */
 	feed(rs, "t", 2, 0); /* clear: held behind it */

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# MQTT ingest throughput: N messages wait in mosquitto for the agent's
+# persistent session (published while it was away), then the agent drains
+# them into the store. Measures messages/s from the first to the last
+# reading's arrival stamp, the agent's CPU microseconds per message and its
+# peak RSS; for QoS 0 and for QoS 1 (PUBACK after commit) with mosquitto's
+# default window of 20 unacknowledged messages, and with a window of 200.
+#
+#   bench/bench_mqtt.sh [BUILD_DIR] [MESSAGES]   (defaults: build, 100000)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$top/build}
+n=${2:-100000}
+bin=$build/outpost
+T=$(mktemp -d /tmp/bench-mqtt.XXXXXX)
+cleanup() {
+	local p
+	for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+[ -x "$bin" ] || { echo "no $bin: build first" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+seq 1 "$n" >"$T/lines"
+
+# run QOS WINDOW
+run() {
+	local qos=$1 window=$2 mport port bpid pid count
+	mport=$(free_port)
+	port=$(free_port)
+	rm -rf "$T/data"
+	cat >"$T/mosquitto.conf" <<CONF
+user $(id -un)
+listener $mport 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages 0
+max_inflight_messages $window
+queue_qos0_messages true
+CONF
+	mosquitto -c "$T/mosquitto.conf" 2>>"$T/mosquitto.log" &
+	bpid=$!
+	cat >"$T/outpost.toml" <<CONF
+[agent]
+id = "bench"
+data_dir = "$T/data"
+
+[logging]
+level = "warn"
+
+[store]
+max_db_mb = 4096
+
+[health]
+listen = "127.0.0.1:$port"
+
+[cloud]
+enabled = false
+
+[[device]]
+name = "deck"
+type = "mqtt"
+url = "mqtt://127.0.0.1:$mport"
+topics = ["bench/#"]
+qos = $qos
+buffer = 4096
+CONF
+	# First run: make the session and its subscription, then leave.
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && break
+		sleep 0.05
+	done
+	"$bin" -c "$T/outpost.toml" 2>>"$T/agent.log" &
+	pid=$!
+	for _ in $(seq 100); do
+		curl -sf "http://127.0.0.1:$port/health" | grep -q '"state":"connected"' && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	wait "$pid" || true
+	mosquitto_pub -h 127.0.0.1 -p "$mport" -q "$qos" -t bench/deck/temp -l <"$T/lines"
+	rm -rf "$T/data"
+	"$bin" -c "$T/outpost.toml" 2>>"$T/agent.log" &
+	pid=$!
+	count=0
+	for _ in $(seq 1200); do
+		count=$(sqlite3 "$T/data/outpost.db" "SELECT count(*) FROM readings" 2>/dev/null || echo 0)
+		[ "$count" -ge "$n" ] && break
+		sleep 0.1
+	done
+	python3 - "$pid" "$T/data/outpost.db" "$n" "$qos" "$window" "$count" <<'PY'
+import sqlite3, sys
+pid, db, n, qos, window, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), \
+    sys.argv[4], sys.argv[5], int(sys.argv[6])
+f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+cpu = (int(f[11]) + int(f[12])) / 100.0
+hwm = [int(l.split()[1]) for l in open(f"/proc/{pid}/status")
+       if l.startswith("VmHWM:")][0]
+lo, hi, distinct = sqlite3.connect(db).execute(
+    "SELECT min(ts), max(ts), count(DISTINCT value) FROM readings").fetchone()
+rate = (count - 1) / (hi - lo) if hi > lo else float("nan")
+print(f"qos {qos}, window {window}: {count} of {n} stored ({distinct} distinct), "
+      f"{rate:,.0f} messages/s, {cpu * 1e6 / count:.1f} CPU us/message, "
+      f"peak RSS {hwm / 1024:.1f} MiB")
+PY
+	kill -TERM "$pid"
+	wait "$pid" || true
+	kill -TERM "$bpid"
+	wait "$bpid" || true
+}
+
+echo "$n messages through mosquitto $(mosquitto -h 2>/dev/null | head -1 | awk '{print $3}'), load $(cut -d' ' -f1 /proc/loadavg)"
+run 0 20
+run 1 20
+run 1 200
