@@ -165,9 +165,10 @@ adapter_submit(
 		xstrlcpy(r->unit, dev->unit, sizeof r->unit);
 	r->priority = dev->priority;
 	/* Only our own stamps can be corrected once the clock is trusted. */
-	r->ts_given = r->ts != 0;
-	if (r->ts == 0)
+	if (r->ts == 0) {
 		r->ts = adapter_now();
+		r->ts_local = 1;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	r->mono_ns =
 	    (uint64_t)mono.tv_sec * 1000000000ULL + (uint64_t)mono.tv_nsec;

@@ -328,8 +328,10 @@ file_reading_cb(void *arg, struct reading *r)
 		ctx->idx++;
 		return 0;
 	}
-	if (r->ts == 0)
+	if (r->ts == 0) {
 		r->ts = file_stamp(f);
+		r->ts_local = 1; /* our clock: corrected if not trusted */
+	}
 	if (adapter_submit(a, r, NULL, NULL) == -1) {
 		/* The retry hands it over again. */
 		ctx->refused = 1;

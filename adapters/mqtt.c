@@ -46,6 +46,11 @@
 #define MQTT_READ_CHUNK 16384
 #define MQTT_READS_PER_WAKEUP 16 /* then let other events run */
 #define MQTT_BLOCKED_RETRY_S 0.02 /* waiting for ring room */
+/*
+ * QoS 1 messages waiting for one commit at most: more makes transactions
+ * bigger but not faster, and the pipeline's pending offsets longer.
+ */
+#define MQTT_MAX_UNCOMMITTED 256
 
 /* Connection phases; the adapter state follows from them. */
 enum mqtt_phase {
@@ -73,6 +78,7 @@ struct mqtt_msg {
 	uint64_t hash;	   /* of topic and payload */
 	unsigned long gen; /* connection of its latest delivery */
 	size_t pending;	   /* readings not yet committed */
+	int next; /* in its id's bucket, or the free list; -1 ends */
 	uint16_t id;
 	int used;
 	int failed; /* a reading was refused */
@@ -87,6 +93,9 @@ struct mqtt_pool {
 	struct mqtt *m; /* NULL once the adapter is gone */
 	struct mqtt_msg *msgs;
 	size_t n;
+	int *buckets; /* by packet id: first message, or -1 */
+	size_t mask;  /* buckets - 1, a power of two less one */
+	int free;     /* first unused message, or -1 */
 	size_t used;
 	size_t pending; /* readings in the pipeline, all messages */
 };
@@ -933,14 +942,48 @@ mqtt_ping_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Commits and acknowledgements. */
 
-static struct mqtt_msg *
-mqtt_msg_find(struct mqtt_pool *pool, uint16_t id, uint64_t hash)
+static struct mqtt_pool *
+mqtt_pool_new(struct mqtt *m, size_t n)
 {
-	size_t i;
+	struct mqtt_pool *pool = xcalloc(1, sizeof *pool);
+	size_t i, nb = 1;
 
-	for (i = 0; i < pool->n; i++) {
-		if (pool->msgs[i].used && pool->msgs[i].id == id &&
-		    pool->msgs[i].hash == hash)
+	while (nb < n)
+		nb *= 2;
+	pool->m = m;
+	pool->n = n;
+	pool->msgs = xcalloc(n, sizeof *pool->msgs);
+	pool->buckets = xcalloc(nb, sizeof *pool->buckets);
+	pool->mask = nb - 1;
+	for (i = 0; i < nb; i++)
+		pool->buckets[i] = -1;
+	for (i = 0; i < n; i++) {
+		pool->msgs[i].pool = pool;
+		pool->msgs[i].next = i + 1 < n ? (int)i + 1 : -1;
+	}
+	pool->free = 0;
+	return pool;
+}
+
+static void
+mqtt_pool_free(struct mqtt_pool *pool)
+{
+	free(pool->buckets);
+	free(pool->msgs);
+	free(pool);
+}
+
+/* The message in flight with this id (and hash, unless any_hash). */
+static struct mqtt_msg *
+mqtt_msg_find(
+    struct mqtt_pool *pool, uint16_t id, uint64_t hash, int any_hash)
+{
+	int i;
+
+	for (i = pool->buckets[id & pool->mask]; i != -1;
+	    i = pool->msgs[i].next) {
+		if (pool->msgs[i].id == id &&
+		    (any_hash || pool->msgs[i].hash == hash))
 			return &pool->msgs[i];
 	}
 	return NULL;
@@ -949,27 +992,42 @@ mqtt_msg_find(struct mqtt_pool *pool, uint16_t id, uint64_t hash)
 static int
 mqtt_id_in_flight(struct mqtt_pool *pool, uint16_t id)
 {
-	size_t i;
-
-	for (i = 0; i < pool->n; i++) {
-		if (pool->msgs[i].used && pool->msgs[i].id == id)
-			return 1;
-	}
-	return 0;
+	return mqtt_msg_find(pool, id, 0, 1) != NULL;
 }
 
-static void
-mqtt_pool_free(struct mqtt_pool *pool)
+static struct mqtt_msg *
+mqtt_msg_new(struct mqtt_pool *pool, uint16_t id, uint64_t hash,
+    unsigned long gen, size_t n)
 {
-	free(pool->msgs);
-	free(pool);
+	struct mqtt_msg *msg = &pool->msgs[pool->free];
+	int *bucket = &pool->buckets[id & pool->mask];
+
+	pool->free = msg->next;
+	msg->next = *bucket;
+	*bucket = (int)(msg - pool->msgs);
+	msg->used = 1;
+	msg->id = id;
+	msg->hash = hash;
+	msg->gen = gen;
+	msg->pending = n;
+	msg->failed = 0;
+	pool->used++;
+	pool->pending += n;
+	return msg;
 }
 
 static void
 mqtt_msg_release(struct mqtt_msg *msg)
 {
 	struct mqtt_pool *pool = msg->pool;
+	int *link = &pool->buckets[msg->id & pool->mask];
+	int self = (int)(msg - pool->msgs);
 
+	while (*link != self)
+		link = &pool->msgs[*link].next;
+	*link = msg->next;
+	msg->next = pool->free;
+	pool->free = self;
 	msg->used = 0;
 	pool->used--;
 	if (pool->m == NULL && pool->pending == 0)
@@ -1102,7 +1160,10 @@ mqtt_decode_payload(struct mqtt *m, const struct mqtt_publish *p)
 	return 0;
 }
 
-/* Room in the ring for n readings, so one message commits whole. */
+/*
+ * Room in the ring for n readings, so one message commits whole, and a
+ * free slot for the message (which also bounds a transaction's size).
+ */
 static int
 mqtt_room(struct mqtt *m, size_t n)
 {
@@ -1112,30 +1173,6 @@ mqtt_room(struct mqtt *m, size_t n)
 
 	return held + n <= (unsigned long long)m->a->dev->buffer &&
 	    m->pool->used < m->pool->n;
-}
-
-static struct mqtt_msg *
-mqtt_msg_new(struct mqtt *m, uint16_t id, uint64_t hash, size_t n)
-{
-	struct mqtt_msg *msg = NULL;
-	size_t i;
-
-	for (i = 0; i < m->pool->n; i++) {
-		if (!m->pool->msgs[i].used) {
-			msg = &m->pool->msgs[i];
-			break;
-		}
-	}
-	msg->pool = m->pool;
-	msg->used = 1;
-	msg->id = id;
-	msg->hash = hash;
-	msg->gen = m->gen;
-	msg->pending = n;
-	msg->failed = 0;
-	m->pool->used++;
-	m->pool->pending += n;
-	return msg;
 }
 
 /* Returns 0 when handled, 1 when it must wait for ring room. */
@@ -1160,7 +1197,7 @@ mqtt_on_publish(struct mqtt *m, const struct mqtt_publish *p)
 	snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
 	mqtt_offset_key(m, p->id, key, sizeof key);
 	/* Redelivered while its readings wait for their commit. */
-	if ((msg = mqtt_msg_find(m->pool, p->id, hash)) != NULL) {
+	if ((msg = mqtt_msg_find(m->pool, p->id, hash, 0)) != NULL) {
 		msg->gen = m->gen;
 		m->messages++;
 		m->duplicates++;
@@ -1197,7 +1234,7 @@ mqtt_on_publish(struct mqtt *m, const struct mqtt_publish *p)
 		return 1;
 	m->messages++;
 	m->qos1++;
-	msg = mqtt_msg_new(m, p->id, hash, m->nbatch);
+	msg = mqtt_msg_new(m->pool, p->id, hash, m->gen, m->nbatch);
 	for (i = 0; i < m->nbatch; i++)
 		adapter_submit(m->a, &m->batch[i], mqtt_done_cb, msg);
 	return 0;
@@ -1467,10 +1504,9 @@ mqtt_start(struct adapter *a)
 		m->rng = 0x9e3779b97f4a7c15ULL;
 	m->dec = mqtt_decoder_new(m->max_packet);
 	m->payload = payload_new();
-	m->pool = xcalloc(1, sizeof *m->pool);
-	m->pool->m = m;
-	m->pool->n = (size_t)a->dev->buffer;
-	m->pool->msgs = xcalloc(m->pool->n, sizeof *m->pool->msgs);
+	m->pool = mqtt_pool_new(m,
+	    a->dev->buffer < MQTT_MAX_UNCOMMITTED ? (size_t)a->dev->buffer
+						  : MQTT_MAX_UNCOMMITTED);
 	m->granted = xmalloc(m->ntopics);
 	memset(m->granted, 0xff, m->ntopics);
 	m->io = event_new(a->base, -1, 0, mqtt_io_cb, m);

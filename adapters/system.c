@@ -104,6 +104,7 @@ system_submit(struct adapter *a, const char *suffix, const char *unit,
 	xstrlcpy(r.unit, unit, sizeof r.unit);
 	r.value = value;
 	r.ts = ts;
+	r.ts_local = 1; /* our clock: corrected if it was not trusted */
 	adapter_submit(a, &r, NULL, NULL);
 	return 1;
 }

@@ -42,9 +42,10 @@ size_t history_count(const struct history *);
 const struct history_sample *history_at(const struct history *, size_t i);
 
 /*
- * Columns, oldest first, as the members of the object being written:
- * "interval_s", "ts", "critical", "high", "normal", "low", "oldest_age_s"
- * (null: nothing pending), "readings_per_s", "rss_bytes" (null: unknown).
+ * As members of the object being written: "interval_s", "capacity", then
+ * columns, oldest first: "ts" (to a tenth of a second), "critical",
+ * "high", "normal", "low", "oldest_age_s" (whole seconds; null: nothing
+ * pending), "readings_per_s" (to 0.01), "rss_bytes" (null: unknown).
  */
 void history_render_json(const struct history *, struct json_out *);
 

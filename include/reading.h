@@ -30,7 +30,7 @@ struct reading {
 	double value;
 	uint64_t mono_ns; /* CLOCK_MONOTONIC at the reading */
 	enum priority priority;
-	unsigned char ts_given; /* ts came from the source, not our clock */
+	unsigned char ts_local; /* ts read from our wall clock (adapters) */
 	unsigned char unsynced; /* stamped before our clock was trusted */
 	unsigned char id[RECORD_ID_LEN]; /* filled by the pipeline */
 };

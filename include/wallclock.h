@@ -78,7 +78,7 @@ void wallclock_stats(const struct wallclock *, struct wallclock_stats *);
 
 /*
  * The reading path (pipeline). stamp, at submit: marks r->unsynced when
- * our own clock stamped ts and is not trusted. fix, just before the
+ * our own clock stamped ts (r->ts_local) and is not trusted. fix, just before the
  * insert: if the clock is trusted by now, corrects an unsynced r->ts from
  * its monotonic time and clears the mark (its id stays: recid_reading_mono).
  */

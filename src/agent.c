@@ -463,10 +463,7 @@ agent_maintenance(struct agent *ag)
 	double now = agent_clock(CLOCK_REALTIME);
 	long long n = 0;
 
-	/* Uncorrected timestamps first: TTL must not judge them. */
-	wallclock_check(ag->clock);
-	if (!wallclock_pending(ag->clock))
-		spool_expire(ag->spool, now, &n);
+	spool_expire(ag->spool, now, &n);
 	pressure_check(ag->pressure, now);
 	if (ag->cfg->store.retention_hours > 0)
 		store_purge_sent(ag->store,

@@ -415,32 +415,12 @@ out:
 	return rc;
 }
 
-/* Set by SIGINT/SIGTERM under --watch: finish with the last status. */
-static volatile sig_atomic_t ctl_stop;
-
-static void
-ctl_stop_handler(int sig)
-{
-	ctl_stop = 1;
-}
-
-/* Sleeps s seconds unless a signal asks to stop first. */
-static void
-ctl_sleep(double s)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (!ctl_stop && nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 int
 ctl_status(const struct config *cfg, const struct ctl_status_opts *o)
 {
 	struct ctl_term t;
-	struct sigaction sa;
+	struct timespec wait;
+	sigset_t stop, saved;
 	char stamp[64];
 	time_t now;
 	int rc, tty = isatty(STDOUT_FILENO);
@@ -449,12 +429,15 @@ ctl_status(const struct config *cfg, const struct ctl_status_opts *o)
 	if (!o->watch)
 		return ctl_status_once(cfg, o, &t);
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = ctl_stop_handler;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: the signal must cut the sleep short. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/*
+	 * SIGINT and SIGTERM stay blocked and are taken by sigtimedwait as
+	 * the interval's sleep: a request is never cut short, and the exit
+	 * code is that of the last complete look.
+	 */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, &saved);
 	for (;;) {
 		now = time(NULL);
 		strftime(
@@ -467,14 +450,15 @@ ctl_status(const struct config *cfg, const struct ctl_status_opts *o)
 			printf(tty ? " (Ctrl-C to stop)\n" : "\n");
 		}
 		rc = ctl_status_once(cfg, o, &t);
-		if (ctl_stop)
-			break;
-		ctl_sleep(o->interval_s);
-		if (ctl_stop)
+		wait.tv_sec = (time_t)o->interval_s;
+		wait.tv_nsec =
+		    (long)((o->interval_s - (double)wait.tv_sec) * 1e9);
+		if (sigtimedwait(&stop, NULL, &wait) != -1)
 			break;
 		if (!tty && !o->json)
 			printf("\n");
 	}
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 	return rc;
 }
 

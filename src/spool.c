@@ -64,7 +64,7 @@ enum spool_op {
 	SPOOL_NOPS,
 };
 
-#define SPOOL_OPS(t, ts)                                                       \
+#define SPOOL_OPS(t, ts, trusted)                                              \
 	{                                                                      \
 		NULL, /* spool_claim_sql */                                    \
 		    "UPDATE " t " SET state = 2, sent_at = ?2 WHERE seq = ?1", \
@@ -76,7 +76,8 @@ enum spool_op {
 		    " SET state = 3, attempts = attempts + 1 WHERE seq = ?1",  \
 		    "UPDATE " t " SET state = 0 WHERE seq = ?1 AND state = 1", \
 		    "DELETE FROM " t                                           \
-		    " WHERE state = 0 AND priority = ?1 AND " ts " < ?2",      \
+		    " WHERE state = 0 AND priority = ?1 AND " ts               \
+		    " < ?2" trusted,                                           \
 		    "DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t       \
 		    " WHERE "                                                  \
 		    "state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2)",      \
@@ -88,10 +89,15 @@ enum spool_op {
 		    "state = 2 ORDER BY " ts " LIMIT ?2)",                     \
 	}
 
+/*
+ * TTL counts from trusted timestamps only: a reading stamped before the
+ * wall clock was trusted (synced 0, or 2 from an earlier boot) carries a
+ * ts that may be decades off; it stays until uploaded or shed.
+ */
 static const char *const spool_op_sql[SPOOL_TABLES][SPOOL_NOPS] = {
-	SPOOL_OPS("readings", "ts"),
-	SPOOL_OPS("events", "ts"),
-	SPOOL_OPS("summaries", "period_start"),
+	SPOOL_OPS("readings", "ts", " AND synced = 1"),
+	SPOOL_OPS("events", "ts", ""),
+	SPOOL_OPS("summaries", "period_start", ""),
 };
 
 struct spool {
@@ -567,8 +573,8 @@ spool_shed(struct spool *sp, long long *shed)
 	if (sp->opts.max_db_bytes <= 0 ||
 	    spool_live_bytes(sp) <= sp->opts.max_db_bytes)
 		return 0;
-	snprintf(why, sizeof why, "store above %lld bytes",
-	    sp->opts.max_db_bytes);
+	snprintf(
+	    why, sizeof why, "store above %lld bytes", sp->opts.max_db_bytes);
 	return spool_shed_down(sp,
 	    (long long)(sp->opts.max_db_bytes * SPOOL_SHED_TARGET),
 	    PRIORITY_CRITICAL, why, shed);

@@ -104,7 +104,8 @@ static const char status_page_css[] =
     ".grid{display:grid;grid-template-columns:repeat(auto-fit,"
     "minmax(250px,1fr));gap:14px;margin-bottom:14px}"
     ".card{background:#fff;border-radius:8px;padding:12px 16px;"
-    "box-shadow:0 1px 2px rgba(15,23,42,.1);margin-bottom:14px}"
+    "box-shadow:0 1px 2px rgba(15,23,42,.1);margin-bottom:14px;"
+    "overflow-x:auto}"
     ".grid .card{margin:0}"
     "h2{font-size:12px;text-transform:uppercase;letter-spacing:.07em;"
     "color:var(--dim);margin:0 0 8px}"
@@ -193,7 +194,8 @@ static const char status_page_js[] =
     "(h.warnings||[]).forEach(function(x){"
     "r+='<li class=w>'+esc(x)+'</li>'});"
     "$('rs').innerHTML=r;$('rs').hidden=!r;"
-    "var mx=+$('dbm').dataset.max,db=get(h,'store.db_bytes')||0;"
+    "var mx=get(h,'store.max_db_bytes')||+$('dbm').dataset.max,"
+    "db=get(h,'store.db_bytes')||0;"
     "$('dbm').style.width=mx>0?Math.min(100,db/mx*100).toFixed(1)+'%':'0';"
     "var a=h.adapters||[],t='';"
     "a.slice(0,AD).forEach(function(x){var c=cl(x.state);"
@@ -549,14 +551,21 @@ status_page_value(struct status_page *sp, const char *tag, const char *key,
 	evbuffer_add_printf(sp->out, "</%s>", tag);
 }
 
+/* <div data-h="key">, hidden while key is null (the script keeps it so). */
+static void
+status_page_div_unless_null(struct status_page *sp, const char *key)
+{
+	evbuffer_add_printf(sp->out, "<div data-h=\"%s\"%s>", key,
+	    status_page_get(sp, key) == NULL ? " hidden" : "");
+}
+
 /* <div><dt>label</dt><dd>value</dd></div>, hidden while hide_key is null. */
 static void
 status_page_row(struct status_page *sp, const char *label, const char *key,
     enum status_page_format fmt, const char *hide_key)
 {
 	if (hide_key != NULL)
-		evbuffer_add_printf(sp->out, "<div data-h=\"%s\"%s>", hide_key,
-		    status_page_get(sp, hide_key) == NULL ? " hidden" : "");
+		status_page_div_unless_null(sp, hide_key);
 	else
 		status_page_puts(sp, "<div>");
 	evbuffer_add_printf(sp->out, "<dt>%s</dt>", label);
@@ -631,16 +640,10 @@ status_page_reasons(struct status_page *sp)
 }
 
 static void
-status_page_cards(struct status_page *sp)
+status_page_uplink(struct status_page *sp)
 {
-	const struct config *cfg = agent_config(sp->agent);
-	double max_db = (double)cfg->store.max_db_mb * 1048576.0;
-	double db = status_page_num(sp, "store.db_bytes", 0);
-	char buf[32];
-
-	status_page_puts(sp,
-	    "<div class=\"grid\"><section class=\"card\">"
-	    "<h2>Uplink</h2><div class=\"big\">");
+	status_page_puts(
+	    sp, "<section class=\"card\"><h2>Uplink</h2><div class=\"big\">");
 	status_page_value(sp, "span", "connection.state", SP_FMT_TEXT, "");
 	status_page_puts(sp, "</div><dl>");
 	status_page_puts(sp, "<div><dt>breaker</dt>");
@@ -653,10 +656,8 @@ status_page_cards(struct status_page *sp)
 	    "connection.consecutive_failures", SP_FMT_NUM, NULL);
 	status_page_row(sp, "last error at", "connection.last_error.layer",
 	    SP_FMT_TEXT, "connection.last_error.layer");
-	status_page_puts(sp, "<div data-h=\"connection.last_error.message\"");
-	if (status_page_get(sp, "connection.last_error.message") == NULL)
-		status_page_puts(sp, " hidden");
-	status_page_puts(sp, "><dt>error</dt><dd class=\"er\">");
+	status_page_div_unless_null(sp, "connection.last_error.message");
+	status_page_puts(sp, "<dt>error</dt><dd class=\"er\">");
 	status_page_value(
 	    sp, "span", "connection.last_error.message", SP_FMT_TEXT, NULL);
 	status_page_puts(sp, "</dd></div>");
@@ -665,7 +666,11 @@ status_page_cards(struct status_page *sp)
 	status_page_row(sp, "records sent", "connection.records_sent",
 	    SP_FMT_NUM, "connection.records_sent");
 	status_page_puts(sp, "</dl></section>");
+}
 
+static void
+status_page_queue(struct status_page *sp)
+{
 	status_page_puts(sp,
 	    "<section class=\"card\"><h2>Queue</h2>"
 	    "<div class=\"big\">");
@@ -684,22 +689,29 @@ status_page_cards(struct status_page *sp)
 	    sp, "dead-lettered", "queue.dead_letter", SP_FMT_NUM, NULL);
 	status_page_row(sp, "shed", "queue.shed_total", SP_FMT_NUM, NULL);
 	status_page_puts(sp, "</dl></section>");
+}
+
+/* Size against max_db_mb (from /health, else the config), mode, counts. */
+static void
+status_page_storage(struct status_page *sp)
+{
+	const struct config *cfg = agent_config(sp->agent);
+	double max_db = status_page_num(
+	    sp, "store.max_db_bytes", (double)cfg->store.max_db_mb * 1048576.0);
+	double db = status_page_num(sp, "store.db_bytes", 0);
+	char buf[32];
 
 	status_page_puts(sp,
 	    "<section class=\"card\"><h2>Storage</h2>"
 	    "<div class=\"big\">");
 	status_page_value(sp, "span", "store.db_bytes", SP_FMT_BYTES, NULL);
-	status_page_puts(sp, " <small>of ");
 	status_page_fmt_bytes(buf, sizeof buf, max_db);
-	status_page_puts(sp, buf);
 	evbuffer_add_printf(sp->out,
-	    "</small></div><div class=\"bar\"><i id=\"dbm\" data-max=\"%.0f\" "
-	    "style=\"width:%.1f%%\"></i></div><dl>",
-	    max_db, max_db > 0 ? fmin(100, db / max_db * 100) : 0);
-	status_page_puts(sp, "<div data-h=\"store.mode\"");
-	if (status_page_get(sp, "store.mode") == NULL)
-		status_page_puts(sp, " hidden");
-	status_page_puts(sp, "><dt>mode</dt>");
+	    " <small>of %s</small></div><div class=\"bar\"><i id=\"dbm\" "
+	    "data-max=\"%.0f\" style=\"width:%.1f%%\"></i></div><dl>",
+	    buf, max_db, max_db > 0 ? fmin(100, db / max_db * 100) : 0);
+	status_page_div_unless_null(sp, "store.mode");
+	status_page_puts(sp, "<dt>mode</dt>");
 	status_page_value(sp, "dd", "store.mode", SP_FMT_TEXT, "");
 	status_page_puts(sp, "</div>");
 	status_page_row(sp, "because", "store.mode_reason", SP_FMT_TEXT,
@@ -717,7 +729,17 @@ status_page_cards(struct status_page *sp)
 	status_page_row(
 	    sp, "memory used", "system.mem_used_percent", SP_FMT_PERCENT, NULL);
 	status_page_row(sp, "CPU", "system.cpu_percent", SP_FMT_PERCENT, NULL);
-	status_page_puts(sp, "</dl></section></div>");
+	status_page_puts(sp, "</dl></section>");
+}
+
+static void
+status_page_cards(struct status_page *sp)
+{
+	status_page_puts(sp, "<div class=\"grid\">");
+	status_page_uplink(sp);
+	status_page_queue(sp);
+	status_page_storage(sp);
+	status_page_puts(sp, "</div>");
 }
 
 static double
@@ -892,6 +914,51 @@ status_page_chart(struct status_page *sp)
 	free(c.x);
 }
 
+/* adapters[i].field of the /health document, or NULL. */
+static const struct status_page_field *
+status_page_adapter(const struct status_page *sp, size_t i, const char *field)
+{
+	char key[64];
+
+	snprintf(key, sizeof key, "adapters[%zu].%s", i, field);
+	return status_page_get(sp, key);
+}
+
+/* One row, as the script's: escaped text, formatted numbers. */
+static void
+status_page_adapter_row(struct status_page *sp, size_t i)
+{
+	const struct status_page_field *name, *type, *state, *last, *err;
+	const char *cls;
+	char buf[64];
+
+	name = status_page_adapter(sp, i, "name");
+	type = status_page_adapter(sp, i, "type");
+	state = status_page_adapter(sp, i, "state");
+	last = status_page_adapter(sp, i, "last_reading");
+	err = status_page_adapter(sp, i, "last_error");
+	cls = status_page_class(state != NULL ? state->text : NULL);
+	evbuffer_add_printf(
+	    sp->out, "<tr><td><span class=\"dot %s\"></span>", cls);
+	status_page_escape(sp->out, name != NULL ? name->text : "");
+	status_page_puts(sp, "</td><td>");
+	status_page_escape(sp->out, type != NULL ? type->text : "");
+	evbuffer_add_printf(sp->out, "</td><td class=%s>", cls);
+	status_page_escape(sp->out, state != NULL ? state->text : "");
+	status_page_fmt_ago(sp, buf, sizeof buf,
+	    last != NULL && last->type == SP_NUM ? last->num : 0);
+	evbuffer_add_printf(sp->out, "</td><td>%s</td><td class=r>", buf);
+	status_page_format(
+	    sp, status_page_adapter(sp, i, "readings"), SP_FMT_NUM);
+	status_page_puts(sp, "</td><td class=r>");
+	status_page_format(
+	    sp, status_page_adapter(sp, i, "errors"), SP_FMT_NUM);
+	status_page_puts(sp, "</td><td class=er>");
+	if (err != NULL)
+		status_page_escape(sp->out, err->text);
+	status_page_puts(sp, "</td></tr>");
+}
+
 /*
  * The devices table, as many rows as fit in budget bytes (at most
  * STATUS_PAGE_ADAPTERS); the others are counted.
@@ -899,8 +966,6 @@ status_page_chart(struct status_page *sp)
 static void
 status_page_adapters(struct status_page *sp, size_t budget)
 {
-	char key[64], buf[64];
-	const char *name, *state, *err;
 	size_t i, shown = 0, start = evbuffer_get_length(sp->out);
 
 	status_page_puts(sp,
@@ -908,45 +973,13 @@ status_page_adapters(struct status_page *sp, size_t budget)
 	    "<th>name</th><th>type</th><th>state</th><th>last reading</th>"
 	    "<th class=\"r\">readings</th><th class=\"r\">errors</th>"
 	    "<th>last error</th></tr></thead><tbody id=\"ad\">");
-	for (i = 0;; i++) {
-		snprintf(key, sizeof key, "adapters[%zu].name", i);
-		if ((name = status_page_text(sp, key)) == NULL)
-			break;
+	for (i = 0; status_page_adapter(sp, i, "name") != NULL; i++) {
 		if (shown >= STATUS_PAGE_ADAPTERS ||
 		    evbuffer_get_length(sp->out) - start + STATUS_PAGE_ROW_MAX >
 			budget)
 			continue;
+		status_page_adapter_row(sp, i);
 		shown++;
-		snprintf(key, sizeof key, "adapters[%zu].state", i);
-		state = status_page_text(sp, key);
-		evbuffer_add_printf(sp->out,
-		    "<tr><td><span class=\"dot %s\"></span>",
-		    status_page_class(state));
-		status_page_escape(sp->out, name);
-		status_page_puts(sp, "</td><td>");
-		snprintf(key, sizeof key, "adapters[%zu].type", i);
-		status_page_escape(sp->out,
-		    status_page_text(sp, key) != NULL
-			? status_page_text(sp, key)
-			: "");
-		evbuffer_add_printf(
-		    sp->out, "</td><td class=%s>", status_page_class(state));
-		status_page_escape(sp->out, state != NULL ? state : "");
-		snprintf(key, sizeof key, "adapters[%zu].last_reading", i);
-		status_page_fmt_ago(
-		    sp, buf, sizeof buf, status_page_num(sp, key, 0));
-		evbuffer_add_printf(
-		    sp->out, "</td><td>%s</td><td class=r>", buf);
-		snprintf(key, sizeof key, "adapters[%zu].readings", i);
-		status_page_format(sp, status_page_get(sp, key), SP_FMT_NUM);
-		status_page_puts(sp, "</td><td class=r>");
-		snprintf(key, sizeof key, "adapters[%zu].errors", i);
-		status_page_format(sp, status_page_get(sp, key), SP_FMT_NUM);
-		status_page_puts(sp, "</td><td class=er>");
-		snprintf(key, sizeof key, "adapters[%zu].last_error", i);
-		if ((err = status_page_text(sp, key)) != NULL)
-			status_page_escape(sp->out, err);
-		status_page_puts(sp, "</td></tr>");
 	}
 	if (i > shown)
 		evbuffer_add_printf(sp->out,

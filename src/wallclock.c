@@ -491,7 +491,7 @@ void
 wallclock_stamp(struct wallclock *c, struct reading *r)
 {
 	r->unsynced = 0;
-	if (r->ts_given)
+	if (!r->ts_local)
 		return;
 	if (c->trusted && r->ts >= c->opts.trusted_after_ts)
 		return;

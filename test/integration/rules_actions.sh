@@ -228,8 +228,13 @@ lib_wait_until 10 hung_failed
 	fail "hung: $(rule_health hung last_error)"
 [ "$(rule_health failing last_error)" = "exit status 3" ] ||
 	fail "failing: $(rule_health failing last_error)"
-[ "$(rule_health missing last_error)" = "cannot start: No such file or directory" ] ||
-	fail "missing: $(rule_health missing last_error)"
+# Where the exec failure is not seen by posix_spawn itself (a checker's
+# fork-and-exec), it is the child's exit status instead.
+case $(rule_health missing last_error) in
+"cannot start: No such file or directory") ;;
+"exit status "[0-9]*) [ -n "$OUTPOST_WRAPPER" ] || fail "missing: exit status" ;;
+*) fail "missing: $(rule_health missing last_error)" ;;
+esac
 [ "$(rule_health failing action_errors)" = 1 ] || fail "failing errors"
 [ "$(rule_health overheat action_errors)" = 0 ] || fail "overheat errors"
 [ "$(rule_health overheat actions)" = 2 ] || fail "overheat actions"

@@ -2,7 +2,9 @@
 # GET / on the health port in a real headless Chromium: the page shows the
 # running agent's live values once its script ran, renders to a screenshot
 # that is not blank, logs nothing to the console, and without JavaScript
-# still carries the values (server-rendered), under 30 KB, self-contained.
+# still carries the values (server-rendered), under 30 KB, self-contained;
+# the largest page (a full hour of history, more devices than it lists)
+# stays under 30 KB too.
 . "$(dirname "$0")/lib.sh"
 lib_init
 
@@ -202,5 +204,48 @@ for log in "$T"/chrome-*.log; do
 	fi
 done
 
+lib_stop_agent TERM; [ "$AGENT_RC" = 0 ] || fail "stop"
+
+# --- the largest page: a full hour of history, 43 long-named devices ------
+port=$(lib_free_port)
+base="http://127.0.0.1:$port"
+{
+	for i in $(seq -w 1 40); do
+		printf '[[device]]\nname = "%s%s"\ntype = "sim"\n' \
+			"a-device-name-as-long-as-the-config-allows-" "$i"
+		printf 'sensor = "s.%s"\ninterval = 1\n' "$i"
+	done
+} | lib_write_config "$T/big.toml" "$port"
+sed -i 's/^\[health\]$/[health]\nhistory_interval = 0.1/' "$T/big.toml"
+sed -i "s#$T/data#$T/data-big#" "$T/big.toml"
+lib_start_agent "$T/big.toml"
+lib_wait_http "$base/health/live"
+full_history() {
+	[ "$(curl -sf "$base/health/history" | lib_json ts | tr ',' '\n' | wc -l)" = 120 ]
+}
+lib_wait_until 30 full_history
+curl -sf -o "$T/big.html" "$base/" || fail "GET / (big)"
+size=$(stat -c %s "$T/big.html")
+echo "largest page: $size bytes"
+[ "$size" -lt 30720 ] || fail "the largest page is $size bytes, not under 30 KB"
+python3 - "$T/big.html" <<'PY' || fail "largest page"
+import re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+rows = re.search(r'<tbody id="ad">(.*?)</tbody>', page, re.S).group(1)
+shown = rows.count("<tr><td><span")
+assert 0 < shown <= 24, shown
+assert "and %d more in /health" % (43 - shown) in rows, rows[-200:]
+svg = re.search(r'<svg id="qc"[^>]*>(.*?)</svg>', page, re.S).group(1)
+polys = re.findall(r'points="([^"]*)"', svg)
+assert len(polys) == 4 and all(len(p.split()) == 122 for p in polys), \
+    [len(p.split()) for p in polys]
+print("largest page: %d device rows, %d chart points" % (shown, 120))
+PY
+chrome --dump-dom "$base/" >"$T/big-dom.html" 2>"$T/chrome-big.log" ||
+	fail "chromium on the largest page"
+grep -q 'and 19 more in /health' "$T/big-dom.html" || fail "script's device rows"
+if grep -E ':CONSOLE|Uncaught|Refused to' "$T/chrome-big.log"; then
+	fail "console messages on the largest page"
+fi
 lib_stop_agent TERM; [ "$AGENT_RC" = 0 ] || fail "stop"
 echo ok

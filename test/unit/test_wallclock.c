@@ -140,6 +140,7 @@ reading_at(struct reading *r, int i, double ts, uint64_t mono_ns)
 	r->value = 4 + i;
 	r->mono_ns = mono_ns;
 	r->priority = PRIORITY_NORMAL;
+	r->ts_local = 1;
 }
 
 /* Stamps and stores one reading as the pipeline would. */
@@ -206,7 +207,7 @@ test_correction_after_trust(void **state)
 	}
 	/* A source's own timestamp is never ours to correct. */
 	reading_at(&given, 9, 1717000000.0, 100000000000ULL);
-	given.ts_given = 1;
+	given.ts_local = 0;
 	store_one(f, &given);
 	assert_int_equal(given.unsynced, 0);
 	assert_int_equal(
