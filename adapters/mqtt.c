@@ -44,7 +44,7 @@
 #include "xmalloc.h"
 
 #define MQTT_READ_CHUNK 16384
-#define MQTT_READS_PER_WAKEUP 16 /* then let other events run */
+#define MQTT_READS_PER_WAKEUP 16  /* then let other events run */
 #define MQTT_BLOCKED_RETRY_S 0.02 /* waiting for ring room */
 /*
  * QoS 1 messages waiting for one commit at most: more makes transactions
@@ -78,7 +78,7 @@ struct mqtt_msg {
 	uint64_t hash;	   /* of topic and payload */
 	unsigned long gen; /* connection of its latest delivery */
 	size_t pending;	   /* readings not yet committed */
-	int next; /* in its id's bucket, or the free list; -1 ends */
+	int next;	   /* in its id's bucket, or the free list; -1 ends */
 	uint16_t id;
 	int used;
 	int failed; /* a reading was refused */
@@ -280,8 +280,8 @@ mqtt_url_parse(struct mqtt *m, const char *url, char *err, size_t errlen)
 		m->tls_on = 1;
 		m->port = 8883;
 	} else {
-		snprintf(err, errlen, "'%s' is not an mqtt:// or mqtts:// URL",
-		    url);
+		snprintf(
+		    err, errlen, "'%s' is not an mqtt:// or mqtts:// URL", url);
 		return -1;
 	}
 	end = p + strlen(p);
@@ -357,8 +357,8 @@ mqtt_configure(struct adapter *a, struct config *cfg,
 	m->a = a;
 	m->fd = -1;
 	if (!cfg_has(t, "url")) {
-		cfg_error(cfg, dev->line, "%s: missing required key 'url'",
-		    t->name);
+		cfg_error(
+		    cfg, dev->line, "%s: missing required key 'url'", t->name);
 		bad = -1;
 	}
 	bad |= cfg_get_string(cfg, t, "url", "", &m->url);
@@ -402,8 +402,7 @@ mqtt_configure(struct adapter *a, struct config *cfg,
 		mqtt_key_error(cfg, dev, "client_id", "not a valid client id");
 		bad = -1;
 	}
-	bad |= cfg_get_int(
-	    cfg, t, "keepalive", 30, 0, 65535, &m->keepalive_s);
+	bad |= cfg_get_int(cfg, t, "keepalive", 30, 0, 65535, &m->keepalive_s);
 	bad |= cfg_get_string(cfg, t, "username", "", &m->username);
 	bad |= cfg_get_secret(cfg, t, "password", "", &m->password);
 	if (m->password[0] != '\0' && m->username[0] == '\0') {
@@ -429,14 +428,14 @@ mqtt_configure(struct adapter *a, struct config *cfg,
 	m->popts.max_readings = (size_t)dev->buffer;
 	m->fixed_sensor = cfg_has(t, "sensor");
 
-	bad |= cfg_get_string(cfg, t, "ca_file",
-	    "/etc/ssl/certs/ca-certificates.crt", &ca);
+	bad |= cfg_get_string(
+	    cfg, t, "ca_file", "/etc/ssl/certs/ca-certificates.crt", &ca);
 	bad |= cfg_get_string(cfg, t, "client_cert", "", &cert);
 	bad |= cfg_get_string(cfg, t, "client_key", "", &key);
 	bad |= cfg_get_bool(cfg, t, "insecure", 0, &insecure);
 	if ((cert[0] == '\0') != (key[0] == '\0')) {
-		mqtt_key_error(cfg, dev, cert[0] == '\0' ? "client_cert" :
-							   "client_key",
+		mqtt_key_error(cfg, dev,
+		    cert[0] == '\0' ? "client_cert" : "client_key",
 		    "client_cert and client_key go together");
 		bad = -1;
 	}
@@ -540,15 +539,15 @@ mqtt_flush(struct mqtt *m)
 static void
 mqtt_wait(struct mqtt *m, short what)
 {
-	if (m->io_what == what && event_pending(m->io, EV_READ | EV_WRITE,
-				      NULL))
+	if (m->io_what == what &&
+	    event_pending(m->io, EV_READ | EV_WRITE, NULL))
 		return;
 	event_del(m->io);
 	m->io_what = what;
 	if (what == 0)
 		return;
-	event_assign(m->io, m->a->base, m->fd, what | EV_PERSIST, mqtt_io_cb,
-	    m);
+	event_assign(
+	    m->io, m->a->base, m->fd, what | EV_PERSIST, mqtt_io_cb, m);
 	event_add(m->io, NULL);
 }
 
@@ -710,8 +709,8 @@ mqtt_handshake_step(struct mqtt *m)
 		mqtt_wait(m, EV_WRITE);
 		return;
 	default:
-		mqtt_fail(m, "TLS handshake with %s:%d: %s", m->host, m->port,
-		    err);
+		mqtt_fail(
+		    m, "TLS handshake with %s:%d: %s", m->host, m->port, err);
 	}
 }
 
@@ -729,8 +728,7 @@ mqtt_connected(struct mqtt *m)
 		return;
 	}
 	if (m->tlscfg == NULL &&
-	    (m->tlscfg = tlsio_config_new(&m->tlsp, err, sizeof err)) ==
-		NULL) {
+	    (m->tlscfg = tlsio_config_new(&m->tlsp, err, sizeof err)) == NULL) {
 		mqtt_fail(m, "TLS setup: %s", err);
 		return;
 	}
@@ -813,8 +811,8 @@ mqtt_connect_done(struct mqtt *m)
 		return;
 	}
 	mqtt_format_addr(m->ai_next->ai_addr, addr, sizeof addr);
-	snprintf(m->connect_error, sizeof m->connect_error,
-	    "connect to %s: %s", addr, strerror(error));
+	snprintf(m->connect_error, sizeof m->connect_error, "connect to %s: %s",
+	    addr, strerror(error));
 	mqtt_wait(m, 0);
 	close(m->fd);
 	m->fd = -1;
@@ -831,8 +829,8 @@ mqtt_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
 		return; /* closing */
 	m->dns_req = NULL;
 	if (result != 0) {
-		mqtt_fail(m, "resolve %s: %s", m->host,
-		    evutil_gai_strerror(result));
+		mqtt_fail(
+		    m, "resolve %s: %s", m->host, evutil_gai_strerror(result));
 		return;
 	}
 	m->ai = m->ai_next = ai;
@@ -975,13 +973,12 @@ mqtt_pool_free(struct mqtt_pool *pool)
 
 /* The message in flight with this id (and hash, unless any_hash). */
 static struct mqtt_msg *
-mqtt_msg_find(
-    struct mqtt_pool *pool, uint16_t id, uint64_t hash, int any_hash)
+mqtt_msg_find(struct mqtt_pool *pool, uint16_t id, uint64_t hash, int any_hash)
 {
 	int i;
 
 	for (i = pool->buckets[id & pool->mask]; i != -1;
-	    i = pool->msgs[i].next) {
+	     i = pool->msgs[i].next) {
 		if (pool->msgs[i].id == id &&
 		    (any_hash || pool->msgs[i].hash == hash))
 			return &pool->msgs[i];
@@ -1153,8 +1150,8 @@ mqtt_decode_payload(struct mqtt *m, const struct mqtt_publish *p)
 		mqtt_topic_sensor(&p->topic, sensor, sizeof sensor);
 		for (i = 0; i < m->nbatch; i++) {
 			if (m->batch[i].sensor[0] == '\0')
-				memcpy(m->batch[i].sensor, sensor,
-				    sizeof sensor);
+				memcpy(
+				    m->batch[i].sensor, sensor, sizeof sensor);
 		}
 	}
 	return 0;
@@ -1315,8 +1312,8 @@ mqtt_on_packet(struct mqtt *m, const struct mqtt_packet *pkt)
 		m->phase = MQTT_UP;
 		m->attempts = 0;
 		log_info(m->a->name,
-		    "subscribed to %zu filter%s on %s (session %s)",
-		    m->ntopics, m->ntopics == 1 ? "" : "s", m->url,
+		    "subscribed to %zu filter%s on %s (session %s)", m->ntopics,
+		    m->ntopics == 1 ? "" : "s", m->url,
 		    m->session_present ? "resumed" : "new");
 		adapter_set_state(m->a, ADAPTER_CONNECTED);
 		return 0;
@@ -1324,8 +1321,9 @@ mqtt_on_packet(struct mqtt *m, const struct mqtt_packet *pkt)
 		if (m->phase != MQTT_WAIT_SUBACK && m->phase != MQTT_UP)
 			break;
 		if (pkt->u.publish.qos > 1) {
-			mqtt_fail(m, "QoS 2 PUBLISH from %s:%d (subscribed "
-				     "with QoS %d)",
+			mqtt_fail(m,
+			    "QoS 2 PUBLISH from %s:%d (subscribed "
+			    "with QoS %d)",
 			    m->host, m->port, m->qos);
 			return -1;
 		}
@@ -1412,8 +1410,8 @@ mqtt_read(struct mqtt *m)
 				    m->host, m->port);
 				return -1;
 			default:
-				mqtt_fail(m, "TLS read from %s:%d: %s",
-				    m->host, m->port, err);
+				mqtt_fail(m, "TLS read from %s:%d: %s", m->host,
+				    m->port, err);
 				return -1;
 			}
 		} else {
@@ -1587,9 +1585,9 @@ mqtt_free(struct adapter *a)
 static const char *
 mqtt_phase_name(enum mqtt_phase p)
 {
-	static const char *const names[] = { "idle", "resolving",
-		"connecting", "tls handshake", "waiting for CONNACK",
-		"waiting for SUBACK", "up", "backoff", "stopped" };
+	static const char *const names[] = { "idle", "resolving", "connecting",
+		"tls handshake", "waiting for CONNACK", "waiting for SUBACK",
+		"up", "backoff", "stopped" };
 
 	return names[p];
 }

@@ -116,7 +116,7 @@ struct config {
 		double summary_interval_s;  /* summary period */
 		double pressure_min_age_s;  /* unsent summarized: purge after */
 		double pressure_interval_s; /* storage pressure check */
-		long long max_pages;	    /* SQLite max_page_count; 0 = none */
+		long long max_pages; /* SQLite max_page_count; 0 = none */
 	} store;
 	struct {
 		double trusted_after_ts; /* Unix s: earlier is not trusted */

@@ -138,8 +138,8 @@ int mqtt_decode_body(uint8_t first, const unsigned char *body, size_t len,
  * Walks the filters of a SUBSCRIBE or UNSUBSCRIBE: start with *pos = 0;
  * returns 1 and the next filter (and its QoS, for SUBSCRIBE), 0 at the end.
  */
-int mqtt_subscribe_next(const struct mqtt_packet *, size_t *pos,
-    struct mqtt_str *filter, int *qos);
+int mqtt_subscribe_next(
+    const struct mqtt_packet *, size_t *pos, struct mqtt_str *filter, int *qos);
 
 /*
  * Encoders: like snprintf, each returns the whole packet's length and
@@ -147,13 +147,13 @@ int mqtt_subscribe_next(const struct mqtt_packet *, size_t *pos,
  * valid packet (a string too long, a bad topic or filter, QoS > 2, ...).
  */
 size_t mqtt_encode_connect(void *buf, size_t len, const struct mqtt_connect *);
-size_t mqtt_encode_connack(
-    void *buf, size_t len, int session_present, uint8_t code);
+size_t
+mqtt_encode_connack(void *buf, size_t len, int session_present, uint8_t code);
 size_t mqtt_encode_publish(void *buf, size_t len, const struct mqtt_publish *);
 size_t mqtt_encode_subscribe(void *buf, size_t len, uint16_t id,
     const struct mqtt_str *filters, const int *qos, size_t n);
-size_t mqtt_encode_suback(void *buf, size_t len, uint16_t id,
-    const unsigned char *codes, size_t n);
+size_t mqtt_encode_suback(
+    void *buf, size_t len, uint16_t id, const unsigned char *codes, size_t n);
 /* PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: a type and an identifier. */
 size_t mqtt_encode_ack(void *buf, size_t len, enum mqtt_type, uint16_t id);
 /* PINGREQ, PINGRESP, DISCONNECT: two bytes. */

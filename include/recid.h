@@ -16,12 +16,11 @@ void recid_reading(const char *agent_id, struct reading *r);
  * device, sensor, boot id, r->mono_ns and value instead of ts, so that
  * correcting ts later keeps the id (DESIGN invariant 3).
  */
-void
-recid_reading_mono(const char *agent_id, const char *boot_id, struct reading *r);
+void recid_reading_mono(
+    const char *agent_id, const char *boot_id, struct reading *r);
 /* A summary's id: agent id, device, sensor, period start and length. */
-void recid_summary(const char *agent_id, const char *device,
-    const char *sensor, double period_start, double period_s,
-    unsigned char out[RECORD_ID_LEN]);
+void recid_summary(const char *agent_id, const char *device, const char *sensor,
+    double period_start, double period_s, unsigned char out[RECORD_ID_LEN]);
 /* Generic form: SHA-256 over the concatenation of the given parts. */
 void
 recid_sha256(const void *data, size_t len, unsigned char out[RECORD_ID_LEN]);

@@ -18,6 +18,9 @@ int xasprintf(char **ret, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int xvasprintf(char **ret, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* Formats an error into a caller's buffer; err NULL or len 0: nothing. */
+void xerrorf(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* strlcpy semantics: always terminates, returns strlen(src). */
 size_t xstrlcpy(char *dst, const char *src, size_t size);
 

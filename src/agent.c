@@ -52,9 +52,9 @@ struct agent {
 	struct privacy *privacy;     /* admission: before the ring */
 	struct rules *rules;	     /* on committed readings */
 	struct event *history_timer; /* [health] history_interval */
-	struct wallclock *clock;   /* trust in ts, corrections */
-	struct summary *summary;   /* folds closed periods */
-	struct pressure *pressure; /* storage modes and shedding */
+	struct wallclock *clock;     /* trust in ts, corrections */
+	struct summary *summary;     /* folds closed periods */
+	struct pressure *pressure;   /* storage modes and shedding */
 	double start_time;
 	double start_mono;
 	unsigned long long reloads;
@@ -221,8 +221,8 @@ agent_wallclock_opts(const struct config *cfg, struct wallclock_opts *o)
 }
 
 static void
-agent_storage_opts(const struct config *cfg, struct summary_opts *so,
-    struct pressure_opts *po)
+agent_storage_opts(
+    const struct config *cfg, struct summary_opts *so, struct pressure_opts *po)
 {
 	memset(so, 0, sizeof *so);
 	so->agent_id = cfg->agent.id;
@@ -253,8 +253,8 @@ agent_build_storage(struct agent *ag)
 	pipeline_set_wallclock(ag->pipeline, ag->clock);
 	ag->summary = summary_new(ag->store, &so);
 	summary_set_wallclock(ag->summary, ag->clock);
-	ag->pressure = pressure_new(
-	    ag->store, ag->spool, ag->pipeline, ag->summary, &po);
+	ag->pressure =
+	    pressure_new(ag->store, ag->spool, ag->pipeline, ag->summary, &po);
 	wallclock_start(ag->clock, ag->base);
 	summary_start(ag->summary, ag->base, agent_fold_flush_cb, ag);
 	pressure_start(ag->pressure, ag->base);

@@ -241,6 +241,8 @@ cfg_get_str(struct config *cfg, struct toml_table *t, const char *key,
 	struct toml_value *v, nv;
 	char *cause;
 
+	if (def == NULL)
+		def = ""; /* no default: an absent string reads as empty */
 	if ((v = cfg_lookup(t, key)) == NULL) {
 		memset(&nv, 0, sizeof nv);
 		nv.type = TOML_STRING;
@@ -615,7 +617,8 @@ config_read_clock(struct config *cfg)
 	t = cfg_table(cfg, cfg->root, "clock", "[clock]");
 	if (cfg_get_string(cfg, t, "trusted_after", "2024-01-01", &s) == 0 &&
 	    wallclock_parse_time(s, &cfg->clock.trusted_after_ts) == -1)
-		cfg_key_error(cfg, t, "trusted_after", cfg_line(t, "trusted_after"),
+		cfg_key_error(cfg, t, "trusted_after",
+		    cfg_line(t, "trusted_after"),
 		    "'%s' is not a date (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ) or "
 		    "Unix seconds",
 		    s);

@@ -677,7 +677,8 @@ health_judge(struct agent *ag, const struct pipeline_stats *ps,
 	if (ps->consecutive_failures > 0) {
 		/* A full store is handled (shed, refuse, resume): degraded. */
 		full = agent_store(ag) != NULL && store_full(agent_store(ag));
-		snprintf(msg, sizeof msg, "the last %llu store commits failed%s",
+		snprintf(msg, sizeof msg,
+		    "the last %llu store commits failed%s",
 		    ps->consecutive_failures, full ? ": store full" : "");
 		health_worse(&status, reasons,
 		    full ? HEALTH_DEGRADED : HEALTH_UNHEALTHY, msg);
@@ -919,8 +920,8 @@ health_render_pressure(struct agent *ag, struct json_out *j)
 		json_out_double(j, "mode_since", prs.since);
 		json_out_double(j, "fill", prs.fill);
 		json_out_bool(j, "full", prs.full);
-		json_out_int(j, "purged_summarized",
-		    (long long)prs.purged_summarized);
+		json_out_int(
+		    j, "purged_summarized", (long long)prs.purged_summarized);
 	}
 	if (sm != NULL) {
 		summary_stats(sm, &ss);

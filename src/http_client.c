@@ -158,21 +158,6 @@ http_layer_name(enum http_layer layer)
 	return "unknown";
 }
 
-static void http_url_errorf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-http_url_errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int
 http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen)
 {
@@ -191,13 +176,12 @@ http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen)
 		u->tls = 1;
 		u->port = 443;
 	} else {
-		http_url_errorf(
-		    err, errlen, "%s: not an http:// or https:// URL", url);
+		xerrorf(err, errlen, "%s: not an http:// or https:// URL", url);
 		return -1;
 	}
 	end = p + strcspn(p, "/?#");
 	if (memchr(p, '@', end - p) != NULL) {
-		http_url_errorf(
+		xerrorf(
 		    err, errlen, "%s: user info in URLs is not supported", url);
 		return -1;
 	}
@@ -241,7 +225,7 @@ http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen)
 		if (q == after + 1 && q == end)
 			port = u->port; /* "host:" means the default */
 		if (q != end || port < 1 || port > 65535) {
-			http_url_errorf(err, errlen, "%s: bad port", url);
+			xerrorf(err, errlen, "%s: bad port", url);
 			return -1;
 		}
 		u->port = (int)port;
@@ -249,7 +233,7 @@ http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen)
 	len = strcspn(end, "#");
 	for (q = end; q < end + len; q++) {
 		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) {
-			http_url_errorf(
+			xerrorf(
 			    err, errlen, "%s: bad character in the path", url);
 			return -1;
 		}
@@ -260,7 +244,7 @@ http_url_parse(const char *url, struct http_url *u, char *err, size_t errlen)
 		xasprintf(&u->path, "/%.*s", (int)len, end);
 	return 0;
 bad_host:
-	http_url_errorf(err, errlen, "%s: bad host", url);
+	xerrorf(err, errlen, "%s: bad host", url);
 	return -1;
 }
 
@@ -1151,14 +1135,14 @@ http_client_header_ok(const char *h, char *err, size_t errlen)
 	}
 	for (i = 0; i < sizeof own / sizeof own[0]; i++) {
 		if (strlen(own[i]) == len && strncasecmp(h, own[i], len) == 0) {
-			http_url_errorf(err, errlen,
-			    "header %s is set by the client", own[i]);
+			xerrorf(err, errlen, "header %s is set by the client",
+			    own[i]);
 			return -1;
 		}
 	}
 	return 0;
 bad:
-	http_url_errorf(err, errlen, "bad request header: %.60s", h);
+	xerrorf(err, errlen, "bad request header: %.60s", h);
 	return -1;
 }
 
@@ -1173,8 +1157,7 @@ http_client_request(struct http_client *c, const struct http_request *req,
 	size_t i;
 
 	if (c->busy || c->dead) {
-		http_url_errorf(
-		    err, errlen, "a request is already in progress");
+		xerrorf(err, errlen, "a request is already in progress");
 		return -1;
 	}
 	for (m = req->method; m != NULL && *m != '\0'; m++) {
@@ -1182,14 +1165,14 @@ http_client_request(struct http_client *c, const struct http_request *req,
 			break;
 	}
 	if (req->method == NULL || *req->method == '\0' || *m != '\0') {
-		http_url_errorf(err, errlen, "bad method");
+		xerrorf(err, errlen, "bad method");
 		return -1;
 	}
 	if (http_url_parse(req->url, &u, err, errlen) == -1)
 		return -1;
 	if (u.tls && c->opt.tls == NULL) {
-		http_url_errorf(err, errlen,
-		    "%s: https needs a TLS configuration", req->url);
+		xerrorf(err, errlen, "%s: https needs a TLS configuration",
+		    req->url);
 		http_url_clear(&u);
 		return -1;
 	}

@@ -276,15 +276,15 @@ metrics_storage(struct agent *ag, struct evbuffer *b)
 		metrics_family(b, "outpost_store_mode", "gauge",
 		    "Storage mode: 0 normal, 1 degraded (80% of max_db_mb or "
 		    "disk full), 2 critical_only (95%).");
-		metrics_int(b, "outpost_store_mode", (unsigned long long)prs.mode,
-		    NULL);
+		metrics_int(b, "outpost_store_mode",
+		    (unsigned long long)prs.mode, NULL);
 		metrics_family(b, "outpost_store_fill_ratio", "gauge",
 		    "Live database pages over max_db_mb.");
 		metrics_double(b, "outpost_store_fill_ratio", prs.fill, NULL);
 		metrics_family(b, "outpost_store_full", "gauge",
 		    "1 while writes fail with SQLITE_FULL.");
-		metrics_int(b, "outpost_store_full", (unsigned long long)prs.full,
-		    NULL);
+		metrics_int(b, "outpost_store_full",
+		    (unsigned long long)prs.full, NULL);
 		metrics_family(b, "outpost_store_purged_summarized_total",
 		    "counter",
 		    "Raw readings purged under pressure after being summarized.");
@@ -295,7 +295,8 @@ metrics_storage(struct agent *ag, struct evbuffer *b)
 		summary_stats(sm, &ss);
 		metrics_family(b, "outpost_summaries_written_total", "counter",
 		    "Summary rows written by folding closed periods.");
-		metrics_int(b, "outpost_summaries_written_total", ss.rows, NULL);
+		metrics_int(
+		    b, "outpost_summaries_written_total", ss.rows, NULL);
 	}
 	if (c != NULL) {
 		wallclock_stats(c, &cs);
@@ -306,8 +307,8 @@ metrics_storage(struct agent *ag, struct evbuffer *b)
 		metrics_family(b, "outpost_clock_corrected_total", "counter",
 		    "Stored readings whose timestamp was corrected once the "
 		    "clock was trusted.");
-		metrics_int(b, "outpost_clock_corrected_total", cs.corrected,
-		    NULL);
+		metrics_int(
+		    b, "outpost_clock_corrected_total", cs.corrected, NULL);
 	}
 }
 

@@ -224,8 +224,8 @@ mqtt_rd_str(struct mqtt_rd *rd, struct mqtt_str *s, int utf8, const char *pkt,
 }
 
 static int
-mqtt_rd_id(struct mqtt_rd *rd, uint16_t *id, const char *pkt, char *err,
-    size_t errlen)
+mqtt_rd_id(
+    struct mqtt_rd *rd, uint16_t *id, const char *pkt, char *err, size_t errlen)
 {
 	if (mqtt_rd_u16(rd, id) == -1) {
 		snprintf(err, errlen, "%s: packet identifier truncated", pkt);
@@ -246,8 +246,8 @@ mqtt_decode_connect(
 	struct mqtt_str proto;
 	uint8_t level, flags;
 
-	if (mqtt_rd_str(rd, &proto, 1, "CONNECT", "protocol name", err,
-		errlen) == -1)
+	if (mqtt_rd_str(
+		rd, &proto, 1, "CONNECT", "protocol name", err, errlen) == -1)
 		return -1;
 	if (proto.len != 4 || memcmp(proto.p, "MQTT", 4) != 0) {
 		snprintf(err, errlen, "CONNECT: protocol name is not MQTT");
@@ -259,8 +259,8 @@ mqtt_decode_connect(
 		return -1;
 	}
 	if (level != 4) {
-		snprintf(err, errlen, "CONNECT: protocol level %u (not 4)",
-		    level);
+		snprintf(
+		    err, errlen, "CONNECT: protocol level %u (not 4)", level);
 		return -1;
 	}
 	c->clean_session = (flags >> 1) & 1;
@@ -272,8 +272,8 @@ mqtt_decode_connect(
 	if ((flags & 1) || c->will_qos == 3 ||
 	    (!c->will && (c->will_qos != 0 || c->will_retain)) ||
 	    (c->has_password && !c->has_username)) {
-		snprintf(err, errlen, "CONNECT: bad connect flags 0x%02x",
-		    flags);
+		snprintf(
+		    err, errlen, "CONNECT: bad connect flags 0x%02x", flags);
 		return -1;
 	}
 	if (mqtt_rd_str(rd, &c->client_id, 1, "CONNECT", "client identifier",
@@ -291,11 +291,13 @@ mqtt_decode_connect(
 			"will message", err, errlen) == -1)
 			return -1;
 	}
-	if (c->has_username && mqtt_rd_str(rd, &c->username, 1, "CONNECT",
-				   "user name", err, errlen) == -1)
+	if (c->has_username &&
+	    mqtt_rd_str(
+		rd, &c->username, 1, "CONNECT", "user name", err, errlen) == -1)
 		return -1;
-	if (c->has_password && mqtt_rd_str(rd, &c->password, 0, "CONNECT",
-				   "password", err, errlen) == -1)
+	if (c->has_password &&
+	    mqtt_rd_str(
+		rd, &c->password, 0, "CONNECT", "password", err, errlen) == -1)
 		return -1;
 	return 0;
 }
@@ -393,8 +395,8 @@ mqtt_decode_body(uint8_t first, const unsigned char *body, size_t len,
 		break;
 	case MQTT_CONNACK:
 		if (len != 2) {
-			snprintf(err, errlen, "CONNACK: length %zu (not 2)",
-			    len);
+			snprintf(
+			    err, errlen, "CONNACK: length %zu (not 2)", len);
 			return -1;
 		}
 		if (body[0] & 0xfe) {
@@ -558,8 +560,8 @@ mqtt_decoder_fail(struct mqtt_decoder *d)
 }
 
 static enum mqtt_decode_status
-mqtt_decoder_finish(struct mqtt_decoder *d, const unsigned char *body,
-    struct mqtt_packet *pkt)
+mqtt_decoder_finish(
+    struct mqtt_decoder *d, const unsigned char *body, struct mqtt_packet *pkt)
 {
 	d->state = MQTT_DEC_HEADER;
 	d->have = 0;
@@ -843,8 +845,8 @@ mqtt_encode_subscribe(void *buf, size_t len, uint16_t id,
 }
 
 size_t
-mqtt_encode_suback(void *buf, size_t len, uint16_t id,
-    const unsigned char *codes, size_t n)
+mqtt_encode_suback(
+    void *buf, size_t len, uint16_t id, const unsigned char *codes, size_t n)
 {
 	unsigned char *p = buf;
 	size_t i, total;

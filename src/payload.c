@@ -57,21 +57,6 @@ static const char payload_path_sql[] =
     "SELECT json_type(?1, ?2), json_extract(?1, ?2),"
     " json_type(?1, ?3), json_extract(?1, ?3)";
 
-static void payload_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-payload_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* A decoder with its own in-memory SQLite; NULL if SQLite fails. */
 struct payload *
 payload_new(void)
@@ -141,7 +126,7 @@ payload_add(struct payload *p, char *err, size_t errlen)
 	size_t ncap;
 
 	if (p->n >= p->limit) {
-		payload_err(err, errlen, "more than %zu readings", p->limit);
+		xerrorf(err, errlen, "more than %zu readings", p->limit);
 		return NULL;
 	}
 	if (p->n == p->cap) {
@@ -315,7 +300,7 @@ payload_json_ts(sqlite3_stmt *st, int tcol, int vcol, const char *pfx,
 	double ts;
 
 	if (type == NULL) {
-		payload_err(err, errlen, "%s%s is missing", pfx, what);
+		xerrorf(err, errlen, "%s%s is missing", pfx, what);
 		return -1;
 	}
 	if (strcmp(type, "integer") == 0 || strcmp(type, "real") == 0) {
@@ -325,18 +310,17 @@ payload_json_ts(sqlite3_stmt *st, int tcol, int vcol, const char *pfx,
 		if (s == NULL ||
 		    payload_iso8601(
 			s, (size_t)sqlite3_column_bytes(st, vcol), &ts) == -1) {
-			payload_err(err, errlen,
+			xerrorf(err, errlen,
 			    "%s%s is not a number nor an ISO-8601 time", pfx,
 			    what);
 			return -1;
 		}
 	} else {
-		payload_err(
-		    err, errlen, "%s%s is %s, not a time", pfx, what, type);
+		xerrorf(err, errlen, "%s%s is %s, not a time", pfx, what, type);
 		return -1;
 	}
 	if (!payload_ts_ok(ts)) {
-		payload_err(err, errlen,
+		xerrorf(err, errlen,
 		    "%s%s is out of range (Unix seconds expected)", pfx, what);
 		return -1;
 	}
@@ -364,19 +348,19 @@ payload_json_path(struct payload *p, const struct payload_opts *o,
 		/* "malformed JSON", or the path's own syntax error. */
 		msg = sqlite3_errmsg(p->db);
 		if (strcmp(msg, "malformed JSON") == 0)
-			payload_err(
+			xerrorf(
 			    err, errlen, "payload is not valid JSON (%s)", msg);
 		else
-			payload_err(err, errlen, "%s", msg);
+			xerrorf(err, errlen, "%s", msg);
 		goto out;
 	}
 	type = (const char *)sqlite3_column_text(st, 0);
 	if (type == NULL) {
-		payload_err(err, errlen, "no value at %s", o->value_path);
+		xerrorf(err, errlen, "no value at %s", o->value_path);
 		goto out;
 	}
 	if (strcmp(type, "integer") != 0 && strcmp(type, "real") != 0) {
-		payload_err(err, errlen, "value at %s is %s, not a number",
+		xerrorf(err, errlen, "value at %s is %s, not a number",
 		    o->value_path, type);
 		goto out;
 	}
@@ -384,7 +368,7 @@ payload_json_path(struct payload *p, const struct payload_opts *o,
 		goto out;
 	r->value = sqlite3_column_double(st, 1);
 	if (!isfinite(r->value)) {
-		payload_err(
+		xerrorf(
 		    err, errlen, "value at %s is not finite", o->value_path);
 		goto out;
 	}
@@ -404,7 +388,7 @@ static int
 payload_json_check(int have_value, const char *pfx, char *err, size_t errlen)
 {
 	if (!have_value) {
-		payload_err(err, errlen, "%svalue is missing", pfx);
+		xerrorf(err, errlen, "%svalue is missing", pfx);
 		return -1;
 	}
 	return 0;
@@ -425,13 +409,12 @@ payload_json_field(struct payload *p, struct reading *r, int *have_value,
 		return 0;
 	if (strcmp(key, "value") == 0) {
 		if (strcmp(type, "integer") != 0 && strcmp(type, "real") != 0) {
-			payload_err(
-			    err, errlen, "%svalue is not a number", pfx);
+			xerrorf(err, errlen, "%svalue is not a number", pfx);
 			return -1;
 		}
 		r->value = sqlite3_column_double(st, 4);
 		if (!isfinite(r->value)) {
-			payload_err(err, errlen, "%svalue is not finite", pfx);
+			xerrorf(err, errlen, "%svalue is not finite", pfx);
 			return -1;
 		}
 		*have_value = 1;
@@ -443,8 +426,7 @@ payload_json_field(struct payload *p, struct reading *r, int *have_value,
 		s = (const char *)sqlite3_column_text(st, 4);
 		n = (size_t)sqlite3_column_bytes(st, 4);
 		if (strcmp(type, "text") != 0 || s == NULL) {
-			payload_err(
-			    err, errlen, "%s%s is not a string", pfx, key);
+			xerrorf(err, errlen, "%s%s is not a string", pfx, key);
 			return -1;
 		}
 		if (key[0] == 's' ? payload_copy_name(
@@ -452,7 +434,7 @@ payload_json_field(struct payload *p, struct reading *r, int *have_value,
 				  : (n > 0 &&
 					payload_copy_name(r->unit,
 					    sizeof r->unit, s, n) == -1)) {
-			payload_err(err, errlen,
+			xerrorf(err, errlen,
 			    "%s%s is empty, longer than %zu bytes or has "
 			    "control characters",
 			    pfx, key,
@@ -463,16 +445,14 @@ payload_json_field(struct payload *p, struct reading *r, int *have_value,
 		}
 	} else if (strcmp(key, "meta") == 0) {
 		if (strcmp(type, "object") != 0) {
-			payload_err(
-			    err, errlen, "%smeta is not an object", pfx);
+			xerrorf(err, errlen, "%smeta is not an object", pfx);
 			return -1;
 		}
 		s = (const char *)sqlite3_column_text(st, 5);
 		n = (size_t)sqlite3_column_bytes(st, 5);
 		if (s == NULL || n >= sizeof r->meta) {
-			payload_err(err, errlen,
-			    "%smeta is longer than %zu bytes", pfx,
-			    sizeof r->meta - 1);
+			xerrorf(err, errlen, "%smeta is longer than %zu bytes",
+			    pfx, sizeof r->meta - 1);
 			return -1;
 		}
 		/* An empty object is the same as no meta. */
@@ -516,7 +496,7 @@ payload_json_tree(
 					goto out;
 				elem = id;
 			} else {
-				payload_err(err, errlen,
+				xerrorf(err, errlen,
 				    "payload is a JSON %s, not a reading object "
 				    "or an array of them",
 				    type);
@@ -532,7 +512,7 @@ payload_json_tree(
 			snprintf(pfx, sizeof pfx, "record %lld: ",
 			    (long long)sqlite3_column_int64(st, 2));
 			if (strcmp(type, "object") != 0) {
-				payload_err(err, errlen,
+				xerrorf(err, errlen,
 				    "%s%s, not a reading object", pfx, type);
 				goto out;
 			}
@@ -549,14 +529,14 @@ payload_json_tree(
 			goto out;
 	}
 	if (step != SQLITE_DONE) {
-		payload_err(err, errlen, "payload is not valid JSON (%s)",
+		xerrorf(err, errlen, "payload is not valid JSON (%s)",
 		    sqlite3_errmsg(p->db));
 		goto out;
 	}
 	if (r != NULL && payload_json_check(have_value, pfx, err, errlen) == -1)
 		goto out;
 	if (root == -1) {
-		payload_err(err, errlen, "empty payload");
+		xerrorf(err, errlen, "empty payload");
 		goto out;
 	}
 	rc = 0;
@@ -571,7 +551,7 @@ payload_json(struct payload *p, const struct payload_opts *o, const char *data,
     size_t len, char *err, size_t errlen)
 {
 	if (len > INT_MAX) {
-		payload_err(err, errlen, "payload too large");
+		xerrorf(err, errlen, "payload too large");
 		return -1;
 	}
 	/*
@@ -579,7 +559,7 @@ payload_json(struct payload *p, const struct payload_opts *o, const char *data,
 	 * precedes it for the whole document.
 	 */
 	if (memchr(data, '\0', len) != NULL) {
-		payload_err(err, errlen, "payload has a NUL byte");
+		xerrorf(err, errlen, "payload has a NUL byte");
 		return -1;
 	}
 	if (o->value_path != NULL && o->value_path[0] != '\0')
@@ -601,7 +581,7 @@ payload_plain_number(
 	while (len > 0 && payload_isspace((unsigned char)data[len - 1]))
 		len--;
 	if (payload_number(data, len, &v) == -1) {
-		payload_err(err, errlen, "payload is not a number");
+		xerrorf(err, errlen, "payload is not a number");
 		return -1;
 	}
 	if ((r = payload_add(p, err, errlen)) == NULL)
@@ -631,7 +611,7 @@ payload_csv(struct payload *p, const struct payload_opts *o, const char *data,
 		len--;
 	end = data + len;
 	if (memchr(data, '\n', len) != NULL) {
-		payload_err(err, errlen, "more than one CSV line");
+		xerrorf(err, errlen, "more than one CSV line");
 		return -1;
 	}
 	for (;;) {
@@ -644,7 +624,7 @@ payload_csv(struct payload *p, const struct payload_opts *o, const char *data,
 			s++;
 			for (;;) {
 				if (s >= end) {
-					payload_err(err, errlen,
+					xerrorf(err, errlen,
 					    "column %d: unterminated quote",
 					    col);
 					return -1;
@@ -664,7 +644,7 @@ payload_csv(struct payload *p, const struct payload_opts *o, const char *data,
 		}
 		while (s < end && *s != sep) {
 			if (quoted && *s != ' ' && *s != '\t') {
-				payload_err(err, errlen,
+				xerrorf(err, errlen,
 				    "column %d: text after the closing quote",
 				    col);
 				return -1;
@@ -677,7 +657,7 @@ payload_csv(struct payload *p, const struct payload_opts *o, const char *data,
 		if (col == want) {
 			found = 1;
 			if (flen >= sizeof field) {
-				payload_err(err, errlen,
+				xerrorf(err, errlen,
 				    "column %d is not a number", col);
 				return -1;
 			}
@@ -690,7 +670,7 @@ payload_csv(struct payload *p, const struct payload_opts *o, const char *data,
 				;
 			if (payload_number(field + lead, flen - lead, &v) ==
 			    -1) {
-				payload_err(err, errlen,
+				xerrorf(err, errlen,
 				    "column %d is not a number", col);
 				return -1;
 			}
@@ -701,7 +681,7 @@ payload_csv(struct payload *p, const struct payload_opts *o, const char *data,
 		col++;
 	}
 	if (!found) {
-		payload_err(
+		xerrorf(
 		    err, errlen, "no column %d (the line has %d)", want, col);
 		return -1;
 	}
@@ -883,7 +863,7 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 
 	n = payload_lp_token(&s, end, ", \t", meas, sizeof meas);
 	if (n == 0 || n == (size_t)-1) {
-		payload_err(err, errlen,
+		xerrorf(err, errlen,
 		    n == 0 ? "line %lu: no measurement"
 			   : "line %lu: measurement longer than %zu bytes",
 		    lineno, sizeof meas - 1);
@@ -893,14 +873,13 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 		s++;
 		n = payload_lp_token(&s, end, "=, \t", key, sizeof key);
 		if (n == 0 || n == (size_t)-1 || s >= end || *s != '=') {
-			payload_err(
-			    err, errlen, "line %lu: bad tag key", lineno);
+			xerrorf(err, errlen, "line %lu: bad tag key", lineno);
 			return -1;
 		}
 		s++;
 		n = payload_lp_token(&s, end, ", \t", tval, sizeof tval);
 		if (n == 0 || n == (size_t)-1) {
-			payload_err(err, errlen,
+			xerrorf(err, errlen,
 			    "line %lu: tag %s: empty or too long value", lineno,
 			    key);
 			return -1;
@@ -908,21 +887,21 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 		if (strcmp(key, "unit") == 0) {
 			if (payload_copy_name(unit, sizeof unit, tval, n) ==
 			    -1) {
-				payload_err(err, errlen,
+				xerrorf(err, errlen,
 				    "line %lu: unit longer than %zu bytes",
 				    lineno, sizeof unit - 1);
 				return -1;
 			}
 		} else if (payload_meta_add(meta, sizeof meta, key, tval) ==
 		    -1) {
-			payload_err(err, errlen,
+			xerrorf(err, errlen,
 			    "line %lu: tags longer than %zu bytes of meta",
 			    lineno, sizeof meta - 1);
 			return -1;
 		}
 	}
 	if (s >= end || (*s != ' ' && *s != '\t')) {
-		payload_err(err, errlen, "line %lu: no field set", lineno);
+		xerrorf(err, errlen, "line %lu: no field set", lineno);
 		return -1;
 	}
 	while (s < end && (*s == ' ' || *s == '\t'))
@@ -930,14 +909,13 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 	for (;;) {
 		n = payload_lp_token(&s, end, "=, \t", key, sizeof key);
 		if (n == 0 || n == (size_t)-1 || s >= end || *s != '=') {
-			payload_err(
-			    err, errlen, "line %lu: bad field key", lineno);
+			xerrorf(err, errlen, "line %lu: bad field key", lineno);
 			return -1;
 		}
 		s++;
 		if ((kind = payload_lp_value(&s, end, &v)) == -1) {
-			payload_err(err, errlen,
-			    "line %lu: field %s: bad value", lineno, key);
+			xerrorf(err, errlen, "line %lu: field %s: bad value",
+			    lineno, key);
 			return -1;
 		}
 		if (kind == 1) {
@@ -949,7 +927,7 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 				xstrlcpy(r->sensor, meas, sizeof r->sensor);
 			else if ((size_t)snprintf(r->sensor, sizeof r->sensor,
 				     "%s.%s", meas, key) >= sizeof r->sensor) {
-				payload_err(err, errlen,
+				xerrorf(err, errlen,
 				    "line %lu: sensor %s.%s longer than %zu "
 				    "bytes",
 				    lineno, meas, key, sizeof r->sensor - 1);
@@ -969,20 +947,19 @@ payload_influx_line(struct payload *p, const char *s, const char *end,
 		while (s < end && *s != ' ' && *s != '\t')
 			s++;
 		if (payload_lp_ts(tsp, s, &ts) == -1) {
-			payload_err(
-			    err, errlen, "line %lu: bad timestamp", lineno);
+			xerrorf(err, errlen, "line %lu: bad timestamp", lineno);
 			return -1;
 		}
 		while (s < end && (*s == ' ' || *s == '\t'))
 			s++;
 		if (s < end) {
-			payload_err(err, errlen,
+			xerrorf(err, errlen,
 			    "line %lu: text after the timestamp", lineno);
 			return -1;
 		}
 	}
 	if (!numeric) {
-		payload_err(err, errlen, "line %lu: no numeric field", lineno);
+		xerrorf(err, errlen, "line %lu: no numeric field", lineno);
 		return -1;
 	}
 	for (i = first; i < p->n; i++) {
@@ -1015,7 +992,7 @@ payload_influx(
 		s = eol < end ? eol + 1 : end;
 	}
 	if (p->n == 0) {
-		payload_err(err, errlen, "no line protocol data");
+		xerrorf(err, errlen, "no line protocol data");
 		return -1;
 	}
 	return 0;
@@ -1056,21 +1033,21 @@ payload_decode(struct payload *p, const struct payload_opts *o,
 		    p, o, data != NULL ? data : "", len, err, errlen);
 		break;
 	default:
-		payload_err(err, errlen, "unknown payload format");
+		xerrorf(err, errlen, "unknown payload format");
 	}
 	if (rc == -1)
 		goto out;
 	for (i = 0; i < p->n; i++) {
 		p->buf[i].value = p->buf[i].value * scale + o->offset;
 		if (!isfinite(p->buf[i].value)) {
-			payload_err(err, errlen,
+			xerrorf(err, errlen,
 			    "reading %zu: value out of range after scaling", i);
 			goto out;
 		}
 	}
 	for (i = 0; i < p->n; i++) {
 		if (cb != NULL && cb(arg, &p->buf[i]) == -1) {
-			payload_err(err, errlen,
+			xerrorf(err, errlen,
 			    "stopped by the consumer at reading %zu of %zu", i,
 			    p->n);
 			goto out;

@@ -43,7 +43,7 @@ struct pipeline {
 	double commit_interval_s;
 	size_t commit_max;
 	struct pipeline_hooks hooks;
-	struct wallclock *clock;	 /* NULL: ts is always trusted */
+	struct wallclock *clock;       /* NULL: ts is always trusted */
 	enum priority lowest_admitted; /* storage pressure raises it */
 	struct pipeline_src **srcs;
 	size_t nsrcs;

@@ -42,15 +42,16 @@ enum pressure_stmt {
  * high and critical readings are left to the spool's order.
  */
 static const char *const pressure_sql[PRESSURE_NSTMT] = {
-	[PRESSURE_PURGE_SENT] = "DELETE FROM readings WHERE seq IN (SELECT seq "
-				"FROM readings WHERE ts < ?1 AND synced = 1 "
-				"AND state = 2 LIMIT ?2)",
-	[PRESSURE_PURGE_OLD] = "DELETE FROM readings WHERE seq IN (SELECT seq "
-			       "FROM readings WHERE ts < ?1 AND ts < ?3 AND "
-			       "synced = 1 AND state = 0 AND priority >= 2 "
-			       "LIMIT ?2)",
-	[PRESSURE_COUNT_SHED] = "UPDATE meta SET value = CAST(value AS "
-				"INTEGER) + ?1 WHERE key = 'shed_total'",
+	[PRESSURE_PURGE_SENT] =
+	    ("DELETE FROM readings WHERE seq IN (SELECT seq "
+	     "FROM readings WHERE ts < ?1 AND synced = 1 "
+	     "AND state = 2 LIMIT ?2)"),
+	[PRESSURE_PURGE_OLD] = ("DELETE FROM readings WHERE seq IN (SELECT seq "
+				"FROM readings WHERE ts < ?1 AND ts < ?3 AND "
+				"synced = 1 AND state = 0 AND priority >= 2 "
+				"LIMIT ?2)"),
+	[PRESSURE_COUNT_SHED] = ("UPDATE meta SET value = CAST(value AS "
+				 "INTEGER) + ?1 WHERE key = 'shed_total'"),
 };
 
 static const char *const pressure_mode_names[] = { "normal", "degraded",

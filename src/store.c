@@ -688,7 +688,8 @@ store_open(const char *dir, const struct store_opts *opts, char **cause)
 	umask(mask);
 	if (rv == -1)
 		goto fail;
-	if (opts->max_pages > 0 && store_set_max_pages(st, opts->max_pages) == -1) {
+	if (opts->max_pages > 0 &&
+	    store_set_max_pages(st, opts->max_pages) == -1) {
 		xasprintf(cause, "%s: %s", st->path, st->errmsg);
 		goto fail;
 	}

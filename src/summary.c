@@ -42,21 +42,21 @@ enum summary_stmt {
 
 static const char *const summary_sql[SUMMARY_NSTMT] = {
 	/* The first trusted reading at or after a time: skips empty periods. */
-	[SUMMARY_NEXT] = "SELECT ts FROM readings WHERE ts >= ?1 AND ts < ?2 "
-			 "AND synced = 1 ORDER BY ts LIMIT 1",
+	[SUMMARY_NEXT] = ("SELECT ts FROM readings WHERE ts >= ?1 AND ts < ?2 "
+			  "AND synced = 1 ORDER BY ts LIMIT 1"),
 	[SUMMARY_GROUPS] =
-	    "SELECT device, sensor, max(unit), min(value), max(value), "
-	    "avg(value), count(*), max(ts), min(priority) FROM readings "
-	    "WHERE ts >= ?1 AND ts < ?2 AND synced = 1 GROUP BY device, sensor",
+	    ("SELECT device, sensor, max(unit), min(value), max(value), "
+	     "avg(value), count(*), max(ts), min(priority) FROM readings "
+	     "WHERE ts >= ?1 AND ts < ?2 AND synced = 1 GROUP BY device, sensor"),
 	/* Ties of ts: the one stored last. */
-	[SUMMARY_LAST] = "SELECT value FROM readings WHERE ts = ?1 AND "
-			 "device = ?2 AND sensor = ?3 AND synced = 1 "
-			 "ORDER BY seq DESC LIMIT 1",
+	[SUMMARY_LAST] = ("SELECT value FROM readings WHERE ts = ?1 AND "
+			  "device = ?2 AND sensor = ?3 AND synced = 1 "
+			  "ORDER BY seq DESC LIMIT 1"),
 	[SUMMARY_INSERT] =
-	    "INSERT INTO summaries (id, device, sensor, unit, period_start, "
-	    "period_s, min, max, mean, count, last, priority) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
-	    "ON CONFLICT DO NOTHING",
+	    ("INSERT INTO summaries (id, device, sensor, unit, period_start, "
+	     "period_s, min, max, mean, count, last, priority) VALUES "
+	     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+	     "ON CONFLICT DO NOTHING"),
 };
 
 struct summary {

@@ -94,21 +94,6 @@ struct tlsio {
 	uint64_t bytes_out;
 };
 
-static void tlsio_errorf(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-tlsio_errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* "[what: ]mbedtls text (-0xNNNN)" */
 static void
 tlsio_mbedtls_error(char *err, size_t errlen, const char *what, int ret)
@@ -116,7 +101,7 @@ tlsio_mbedtls_error(char *err, size_t errlen, const char *what, int ret)
 	char buf[160];
 
 	mbedtls_strerror(ret, buf, sizeof buf);
-	tlsio_errorf(err, errlen, "%s%s%s (-0x%04x)", what != NULL ? what : "",
+	xerrorf(err, errlen, "%s%s%s (-0x%04x)", what != NULL ? what : "",
 	    what != NULL ? ": " : "", buf, (unsigned)-ret);
 }
 
@@ -244,7 +229,7 @@ tlsio_material_load(struct tlsio_config *c, char *err, size_t errlen)
 		ret = mbedtls_pk_check_pair(&m->cert.pk, &m->key);
 #endif
 		if (ret != 0) {
-			tlsio_errorf(err, errlen,
+			xerrorf(err, errlen,
 			    "%s does not match the certificate in %s",
 			    c->client_key, c->client_cert);
 			goto fail;
@@ -338,14 +323,13 @@ tlsio_mfl_code(int max_frag_len, int *code, char *err, size_t errlen)
 		*code = MBEDTLS_SSL_MAX_FRAG_LEN_4096;
 		break;
 	default:
-		tlsio_errorf(err, errlen,
+		xerrorf(err, errlen,
 		    "max_frag_len %d: not 512, 1024, 2048 or 4096",
 		    max_frag_len);
 		return -1;
 	}
 #if !defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
-	tlsio_errorf(
-	    err, errlen, "max_frag_len: not supported by this mbedtls");
+	xerrorf(err, errlen, "max_frag_len: not supported by this mbedtls");
 	return -1;
 #endif
 	return 0;
@@ -360,7 +344,7 @@ tlsio_stat_all(
 
 	for (i = 0; i < 3; i++) {
 		if (tlsio_stat(path[i], &st[i]) == -1) {
-			tlsio_errorf(
+			xerrorf(
 			    err, errlen, "%s: %s", path[i], strerror(errno));
 			return -1;
 		}
@@ -387,12 +371,12 @@ tlsio_config_new(const struct tlsio_params *p, char *err, size_t errlen)
 	if (p->client_key != NULL && *p->client_key != '\0')
 		c->client_key = xstrdup(p->client_key);
 	if (c->ca_file == NULL && !c->insecure) {
-		tlsio_errorf(err, errlen,
+		xerrorf(err, errlen,
 		    "no CA file: verification needs one (or insecure)");
 		goto fail;
 	}
 	if ((c->client_cert == NULL) != (c->client_key == NULL)) {
-		tlsio_errorf(err, errlen,
+		xerrorf(err, errlen,
 		    "a client certificate needs a key and a key a certificate");
 		goto fail;
 	}
@@ -401,7 +385,7 @@ tlsio_config_new(const struct tlsio_params *p, char *err, size_t errlen)
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
 	/* TLS 1.3 and the PSA-based key handling need it once. */
 	if (psa_crypto_init() != PSA_SUCCESS) {
-		tlsio_errorf(err, errlen, "PSA crypto initialisation failed");
+		xerrorf(err, errlen, "PSA crypto initialisation failed");
 		goto fail;
 	}
 #endif
@@ -642,7 +626,7 @@ tlsio_fail(struct tlsio *t, int ret, char *err, size_t errlen)
 	uint32_t flags;
 
 	if (t->io_errno != 0) {
-		tlsio_errorf(err, errlen, "%s", strerror(t->io_errno));
+		xerrorf(err, errlen, "%s", strerror(t->io_errno));
 		return TLSIO_ERROR_IO;
 	}
 	if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
@@ -654,13 +638,13 @@ tlsio_fail(struct tlsio *t, int ret, char *err, size_t errlen)
 			if (*p == '\n')
 				*p = p[1] != '\0' ? ';' : '\0';
 		}
-		tlsio_errorf(err, errlen,
+		xerrorf(err, errlen,
 		    "certificate verification failed for %s: %s", t->host,
 		    info);
 		return TLSIO_ERROR_TLS;
 	}
 	if (ret == MBEDTLS_ERR_SSL_CONN_EOF) {
-		tlsio_errorf(err, errlen, "connection closed by the peer");
+		xerrorf(err, errlen, "connection closed by the peer");
 		return TLSIO_ERROR_TLS;
 	}
 	tlsio_mbedtls_error(err, errlen, NULL, ret);

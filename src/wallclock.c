@@ -45,24 +45,25 @@ enum wallclock_stmt {
 static const char *const wallclock_sql[WALLCLOCK_NSTMT] = {
 	/* How far the correction moves the rows, for the audit. */
 	[WALLCLOCK_SPAN] =
-	    "SELECT count(*), min(?1 - (?2 - mono_ns) / 1e9 - ts), "
-	    "max(?1 - (?2 - mono_ns) / 1e9 - ts) FROM readings "
-	    "WHERE synced = 0 AND mono_ns IS NOT NULL AND "
-	    "mono_ns <= ?2",
-	[WALLCLOCK_CORRECT] = "UPDATE readings SET ts = ?1 - (?2 - mono_ns) / "
-			      "1e9, synced = 1 WHERE synced = 0 AND mono_ns IS "
-			      "NOT NULL AND mono_ns <= ?2",
+	    ("SELECT count(*), min(?1 - (?2 - mono_ns) / 1e9 - ts), "
+	     "max(?1 - (?2 - mono_ns) / 1e9 - ts) FROM readings "
+	     "WHERE synced = 0 AND mono_ns IS NOT NULL AND "
+	     "mono_ns <= ?2"),
+	[WALLCLOCK_CORRECT] =
+	    ("UPDATE readings SET ts = ?1 - (?2 - mono_ns) / "
+	     "1e9, synced = 1 WHERE synced = 0 AND mono_ns IS "
+	     "NOT NULL AND mono_ns <= ?2"),
 	/*
 	 * Rows of an earlier boot, and after a correction those left over
 	 * (no monotonic time, or one from the future): uncorrectable.
 	 */
 	[WALLCLOCK_FLAG] =
-	    "UPDATE readings SET synced = 2, meta = CASE WHEN meta IS NULL "
-	    "THEN '{\"clock\":\"unsynced\"}' WHEN json_valid(meta) THEN "
-	    "json_set(meta, '$.clock', 'unsynced') ELSE meta END "
-	    "WHERE synced = 0",
-	[WALLCLOCK_WAITING_ANY] = "SELECT EXISTS (SELECT 1 FROM readings "
-				  "WHERE synced = 0)",
+	    ("UPDATE readings SET synced = 2, meta = CASE WHEN meta IS NULL "
+	     "THEN '{\"clock\":\"unsynced\"}' WHEN json_valid(meta) THEN "
+	     "json_set(meta, '$.clock', 'unsynced') ELSE meta END "
+	     "WHERE synced = 0"),
+	[WALLCLOCK_WAITING_ANY] = ("SELECT EXISTS (SELECT 1 FROM readings "
+				   "WHERE synced = 0)"),
 };
 
 struct wallclock {

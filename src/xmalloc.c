@@ -107,3 +107,15 @@ xstrlcpy(char *dst, const char *src, size_t size)
 	}
 	return len;
 }
+
+void
+xerrorf(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}

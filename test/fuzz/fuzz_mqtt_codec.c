@@ -108,8 +108,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	chunked = mqtt_decoder_new(max);
 
 	for (off = 0; off < size; off += used) {
-		st = mqtt_decoder_feed(whole, data + off, size - off, &used,
-		    &pkt);
+		st = mqtt_decoder_feed(
+		    whole, data + off, size - off, &used, &pkt);
 		if (st == MQTT_DECODE_ERROR) {
 			if (mqtt_decoder_error(whole)[0] == '\0')
 				abort();
@@ -142,7 +142,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    packets2);
 		abort();
 	}
-	if ((mqtt_decoder_error(whole)[0] != '\0') != (st2 == MQTT_DECODE_ERROR) ||
+	if ((mqtt_decoder_error(whole)[0] != '\0') !=
+		(st2 == MQTT_DECODE_ERROR) ||
 	    strcmp(mqtt_decoder_error(whole), mqtt_decoder_error(chunked)) !=
 		0) {
 		fprintf(stderr, "whole: '%s', chunked: '%s'\n",

@@ -61,14 +61,14 @@ decode_error(const unsigned char *buf, size_t len, size_t max)
 	}
 	snprintf(err, sizeof err, "%s", mqtt_decoder_error(d));
 	/* Sticky until reset. */
-	assert_int_equal(mqtt_decoder_feed(d, buf, len, &used, &pkt),
-	    MQTT_DECODE_ERROR);
+	assert_int_equal(
+	    mqtt_decoder_feed(d, buf, len, &used, &pkt), MQTT_DECODE_ERROR);
 	assert_int_equal(used, 0);
 	mqtt_decoder_reset(d);
 	assert_string_equal(mqtt_decoder_error(d), "");
 	/* Whole: the same error. */
-	assert_int_equal(mqtt_decoder_feed(d, buf, len, &used, &pkt),
-	    MQTT_DECODE_ERROR);
+	assert_int_equal(
+	    mqtt_decoder_feed(d, buf, len, &used, &pkt), MQTT_DECODE_ERROR);
 	assert_string_equal(mqtt_decoder_error(d), err);
 	mqtt_decoder_free(d);
 	return err;
@@ -77,8 +77,7 @@ decode_error(const unsigned char *buf, size_t len, size_t max)
 static void
 expect_error(const void *buf, size_t len, const char *want)
 {
-	const char *err = decode_error(
-	    (const unsigned char *)buf, len, 1024);
+	const char *err = decode_error((const unsigned char *)buf, len, 1024);
 
 	if (err == NULL)
 		fail_msg("decoded, expected error '%s'", want);
@@ -140,8 +139,8 @@ test_connect_round_trip(void **state)
 	assert_int_equal(pkt.u.connect.client_id.len, 0);
 	assert_int_equal(pkt.u.connect.has_username, 0);
 	/* The well-known bytes of that packet. */
-	assert_memory_equal(buf,
-	    "\x10\x0c\x00\x04MQTT\x04\x02\x00\x00\x00\x00", 14);
+	assert_memory_equal(
+	    buf, "\x10\x0c\x00\x04MQTT\x04\x02\x00\x00\x00\x00", 14);
 
 	/* Refused by the encoder. */
 	c.has_password = 1;
@@ -397,8 +396,8 @@ test_stream_byte_by_byte(void **state)
 		m.payload_len = strlen(payload);
 		m.qos = i % 2;
 		m.id = (uint16_t)(i % 2 ? i : 0);
-		len += mqtt_encode_publish(
-		    stream + len, sizeof stream - len, &m);
+		len +=
+		    mqtt_encode_publish(stream + len, sizeof stream - len, &m);
 		len += mqtt_encode_empty(
 		    stream + len, sizeof stream - len, MQTT_PINGRESP);
 	}
@@ -412,7 +411,8 @@ test_stream_byte_by_byte(void **state)
 			snprintf(topic, sizeof topic, "s/%zu", got / 2);
 			snprintf(payload, sizeof payload, "%zu", got / 2 * 3);
 			assert_int_equal(pkt.type, MQTT_PUBLISH);
-			assert_int_equal(pkt.u.publish.topic.len, strlen(topic));
+			assert_int_equal(
+			    pkt.u.publish.topic.len, strlen(topic));
 			assert_memory_equal(
 			    pkt.u.publish.topic.p, topic, strlen(topic));
 			assert_memory_equal(
@@ -453,12 +453,11 @@ test_errors_header(void **state)
 	    "\x30\xff\xff\xff\xff\x01", 6, "remaining length longer than 4");
 	/* The limit is checked before a body byte arrives. */
 	memcpy(big, "\x30\x80\x08", 3); /* 1024 bytes */
-	expect_error(big, 3,
-	    "PUBLISH of 1027 bytes is larger than the limit");
-	assert_null(decode_error((const unsigned char *)"\x30\x03\x00\x01t",
-	    5, 5)); /* exactly at the limit */
-	assert_non_null(decode_error(
-	    (const unsigned char *)"\x30\x04\x00\x01tx", 6, 5));
+	expect_error(big, 3, "PUBLISH of 1027 bytes is larger than the limit");
+	assert_null(decode_error((const unsigned char *)"\x30\x03\x00\x01t", 5,
+	    5)); /* exactly at the limit */
+	assert_non_null(
+	    decode_error((const unsigned char *)"\x30\x04\x00\x01tx", 6, 5));
 }
 
 static void
@@ -480,8 +479,7 @@ test_errors_publish(void **state)
 	expect_error("\x30\x05\x00\x03\xed\xa0\x80", 7, "not valid UTF-8");
 	expect_error("\x30\x04\x00\x02\xe2\x82", 6, "not valid UTF-8");
 	expect_error("\x30\x03\x00\x01\x80", 5, "not valid UTF-8");
-	expect_error(
-	    "\x30\x06\x00\x04\xf4\x90\x80\x80", 8, "not valid UTF-8");
+	expect_error("\x30\x06\x00\x04\xf4\x90\x80\x80", 8, "not valid UTF-8");
 	expect_error("\x30\x03\x00\x01\xff", 5, "not valid UTF-8");
 }
 
@@ -504,7 +502,8 @@ test_errors_other_types(void **state)
 	expect_error(
 	    "\x82\x06\x00\x01\x00\x01x\x03", 8, "bad requested QoS byte 0x03");
 	expect_error("\x82\x05\x00\x01\x00\x01x", 7, "requested QoS truncated");
-	expect_error("\x82\x08\x00\x01\x00\x03\x61+b\x00", 10, "bad topic filter");
+	expect_error(
+	    "\x82\x08\x00\x01\x00\x03\x61+b\x00", 10, "bad topic filter");
 	expect_error("\x82\x06\x00\x01\x00\x05x\x00", 8, "filter truncated");
 	/* CONNECT. */
 	expect_error("\x10\x0c\x00\x04MQTX\x04\x02\x00\x00\x00\x00", 14,
@@ -533,8 +532,8 @@ static void
 test_validators(void **state)
 {
 	assert_true(mqtt_utf8_valid("", 0));
-	assert_true(mqtt_utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
-	    12));
+	assert_true(
+	    mqtt_utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12));
 	assert_false(mqtt_utf8_valid("\xe0\x80\xaf", 3)); /* overlong */
 	assert_false(mqtt_utf8_valid("\xf8\x88\x80\x80\x80", 5));
 	assert_true(mqtt_topic_valid("a//b", 4));
