@@ -155,6 +155,16 @@ struct mqtt {
 	int blocked; /* held waits for room in the ring */
 	struct mqtt_packet held;
 	int ping_outstanding;
+	/*
+	 * Packet ids whose PUBACK went out: their keys are deleted once a
+	 * PINGRESP shows the broker has read past those PUBACKs.
+	 */
+	uint16_t *unconfirmed; /* PUBACK queued since the last PINGREQ */
+	size_t nunconfirmed;
+	size_t unconfirmed_cap;
+	uint16_t *confirming; /* PUBACK before the PINGREQ outstanding */
+	size_t nconfirming;
+	size_t confirming_cap;
 	int fail_deferred;
 	char deferred_reason[160];
 	uint16_t sub_id;
@@ -566,6 +576,48 @@ mqtt_io_update(struct mqtt *m)
 	mqtt_wait(m, what);
 }
 
+/* How long a PINGREQ may wait for its PINGRESP. */
+static double
+mqtt_pong_wait(const struct mqtt *m)
+{
+	double wait = (double)m->keepalive_s / 2;
+
+	if (m->keepalive_s == 0)
+		return m->connect_timeout_s;
+	return wait < 0.5 ? 0.5 : wait;
+}
+
+/*
+ * PINGREQ: for the keepalive, and to learn that the broker has read the
+ * PUBACKs queued before it (it answers in order).
+ */
+static void
+mqtt_send_ping(struct mqtt *m)
+{
+	unsigned char buf[2];
+	uint16_t *tmp;
+	size_t cap;
+
+	mqtt_encode_empty(buf, sizeof buf, MQTT_PINGREQ);
+	mqtt_queue(m, buf, sizeof buf);
+	m->ping_outstanding = 1;
+	tmp = m->confirming;
+	cap = m->confirming_cap;
+	m->confirming = m->unconfirmed;
+	m->confirming_cap = m->unconfirmed_cap;
+	m->nconfirming = m->nunconfirmed;
+	m->unconfirmed = tmp;
+	m->unconfirmed_cap = cap;
+	m->nunconfirmed = 0;
+	mqtt_arm(m->ping_timer, mqtt_pong_wait(m));
+	mqtt_io_update(m);
+}
+
+/*
+ * PUBACK. Its key stays until the broker has surely read it: deleted
+ * earlier, a crash before the PUBACK leaves our socket would have the
+ * broker redeliver a message we no longer recognise.
+ */
 static void
 mqtt_send_ack(struct mqtt *m, uint16_t id)
 {
@@ -574,6 +626,15 @@ mqtt_send_ack(struct mqtt *m, uint16_t id)
 	mqtt_encode_ack(buf, sizeof buf, MQTT_PUBACK, id);
 	mqtt_queue(m, buf, sizeof buf);
 	m->acked++;
+	if (m->nunconfirmed == m->unconfirmed_cap) {
+		m->unconfirmed_cap =
+		    m->unconfirmed_cap == 0 ? 32 : m->unconfirmed_cap * 2;
+		m->unconfirmed = xreallocarray(
+		    m->unconfirmed, m->unconfirmed_cap, sizeof *m->unconfirmed);
+	}
+	m->unconfirmed[m->nunconfirmed++] = id;
+	if (!m->ping_outstanding)
+		mqtt_send_ping(m);
 	mqtt_io_update(m);
 }
 
@@ -613,6 +674,8 @@ mqtt_close(struct mqtt *m)
 	m->rd_wants_write = m->wr_wants_read = 0;
 	m->blocked = 0;
 	m->ping_outstanding = 0;
+	/* Unconfirmed PUBACKs keep their keys: redelivery will tell. */
+	m->nunconfirmed = m->nconfirming = 0;
 	if (m->dec != NULL)
 		mqtt_decoder_reset(m->dec);
 }
@@ -916,26 +979,18 @@ static void
 mqtt_ping_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mqtt *m = arg;
-	unsigned char buf[2];
-	double wait = (double)m->keepalive_s / 2;
 
-	if (wait < 0.5)
-		wait = 0.5;
 	if (m->ping_outstanding) {
 		if (m->blocked) {
 			/* We are not reading; the answer may be waiting. */
-			mqtt_arm(m->ping_timer, wait);
+			mqtt_arm(m->ping_timer, mqtt_pong_wait(m));
 			return;
 		}
 		mqtt_fail(m, "no PINGRESP from %s:%d within %.1f s", m->host,
-		    m->port, wait);
+		    m->port, mqtt_pong_wait(m));
 		return;
 	}
-	mqtt_encode_empty(buf, sizeof buf, MQTT_PINGREQ);
-	mqtt_queue(m, buf, sizeof buf);
-	m->ping_outstanding = 1;
-	mqtt_arm(m->ping_timer, wait);
-	mqtt_io_update(m);
+	mqtt_send_ping(m);
 }
 
 /* Commits and acknowledgements. */
@@ -1033,10 +1088,10 @@ mqtt_msg_release(struct mqtt_msg *msg)
 
 /*
  * Every reading of msg is settled. Committed: PUBACK on the connection
- * that (last) delivered it, then forget the packet id. If that connection
- * is gone, keep the committed key: the broker redelivers with DUP and the
- * key answers it. Refused: drop the key and reconnect, so the broker
- * redelivers the message.
+ * that (last) delivered it; the key goes once the broker has read that.
+ * If that connection is gone, keep the committed key: the broker
+ * redelivers with DUP and the key answers it. Refused: drop the key and
+ * reconnect, so the broker redelivers the message.
  */
 static void
 mqtt_msg_settled(struct mqtt *m, struct mqtt_msg *msg)
@@ -1056,13 +1111,38 @@ mqtt_msg_settled(struct mqtt *m, struct mqtt_msg *msg)
 			mqtt_fail_later(m,
 			    "the store refused readings; reconnecting for "
 			    "redelivery");
-	} else if (live) {
+	} else if (live)
 		mqtt_send_ack(m, id);
-		if (!mqtt_id_in_flight(m->pool, id))
-			pipeline_src_set_offset(m->a->src, key, NULL);
-	}
 	if (m->blocked)
 		mqtt_arm(m->resume_ev, 0);
+}
+
+/*
+ * A PINGRESP came: the broker has read every PUBACK sent before its
+ * PINGREQ, and will not redeliver those messages. Their keys can go,
+ * unless the id is already back in use.
+ */
+static void
+mqtt_confirm(struct mqtt *m)
+{
+	char key[PIPELINE_OFFSET_KEY_MAX];
+	size_t i, k;
+	uint16_t id;
+
+	for (i = 0; i < m->nconfirming; i++) {
+		id = m->confirming[i];
+		if (mqtt_id_in_flight(m->pool, id))
+			continue;
+		for (k = 0; k < m->nunconfirmed; k++) {
+			if (m->unconfirmed[k] == id)
+				break;
+		}
+		if (k < m->nunconfirmed)
+			continue;
+		mqtt_offset_key(m, id, key, sizeof key);
+		pipeline_src_set_offset(m->a->src, key, NULL);
+	}
+	m->nconfirming = 0;
 }
 
 /* The pipeline's word on one reading of a QoS 1 message. */
@@ -1210,8 +1290,6 @@ mqtt_on_publish(struct mqtt *m, const struct mqtt_publish *p)
 		m->messages++;
 		m->duplicates++;
 		mqtt_send_ack(m, p->id);
-		if (!mqtt_id_in_flight(m->pool, p->id))
-			pipeline_src_set_offset(m->a->src, key, NULL);
 		return 0;
 	}
 	if (mqtt_decode_payload(m, p) == -1 || m->nbatch == 0) {
@@ -1332,8 +1410,19 @@ mqtt_on_packet(struct mqtt *m, const struct mqtt_packet *pkt)
 		if (m->phase != MQTT_WAIT_SUBACK && m->phase != MQTT_UP)
 			break;
 		if (m->ping_outstanding) {
+			/*
+			 * Still outstanding while confirming: deleting keys
+			 * may commit, and PUBACKs sent from that commit must
+			 * wait for the next PINGREQ, not replace this list.
+			 */
+			mqtt_confirm(m);
 			m->ping_outstanding = 0;
-			mqtt_arm(m->ping_timer, (double)m->keepalive_s);
+			if (m->nunconfirmed > 0)
+				mqtt_send_ping(m);
+			else if (m->keepalive_s > 0)
+				mqtt_arm(m->ping_timer, (double)m->keepalive_s);
+			else
+				evtimer_del(m->ping_timer);
 		}
 		return 0;
 	default:
@@ -1576,6 +1665,8 @@ mqtt_free(struct adapter *a)
 			mqtt_pool_free(m->pool);
 	}
 	free(m->out);
+	free(m->unconfirmed);
+	free(m->confirming);
 	free(m->batch);
 	free(m->granted);
 	free(m);

@@ -27,6 +27,7 @@
 #define PRESSURE_MAX_CHUNKS 64	 /* per check: bounded work on the loop */
 #define PRESSURE_FULL_SHED 0.9	 /* on SQLITE_FULL, shed to 90% of live */
 #define PRESSURE_AUDIT_PENDING 8 /* transitions waiting for room */
+#define PRESSURE_PURGE_IDLE_S 60 /* after a purge found nothing */
 
 enum pressure_stmt {
 	PRESSURE_PURGE_SENT,
@@ -68,6 +69,8 @@ struct pressure {
 	struct event *timer;
 	char reason[256];
 	int full_shed;			     /* shed since SQLITE_FULL */
+	double purge_idle_until;	     /* monotonic s; 0 = purge now */
+	double purge_idle_folded;	     /* folded_until then */
 	unsigned long long failures_at_shed; /* pipeline commit failures */
 	char *audit[PRESSURE_AUDIT_PENDING]; /* not yet written */
 	size_t naudit;
@@ -80,6 +83,15 @@ pressure_now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+pressure_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -225,13 +237,23 @@ pressure_purge(struct pressure *pr, double now, long long target)
 	    pr->summary != NULL ? summary_folded_until(pr->summary) : 0;
 	long long n, total = 0, unsent = 0;
 	size_t i;
-	int chunks = 0;
+	int chunks = 0, tried = 0;
 
 	if (folded <= 0)
 		return;
+	/*
+	 * The purge walks the ts index up to folded_until: when it found
+	 * nothing, walking it again every check would scan the table for
+	 * nothing. Wait for newly folded periods or a minute.
+	 */
+	if (pr->purge_idle_until > pressure_mono() &&
+	    folded == pr->purge_idle_folded)
+		return;
 	for (i = 0; i < sizeof order / sizeof *order; i++) {
-		while (chunks++ < PRESSURE_MAX_CHUNKS &&
+		while (chunks < PRESSURE_MAX_CHUNKS &&
 		    pressure_live_bytes(pr) > target) {
+			chunks++;
+			tried = 1;
 			n = pressure_purge_chunk(
 			    pr, order[i], folded, now - pr->opts.min_age_s);
 			if (n <= 0)
@@ -242,6 +264,9 @@ pressure_purge(struct pressure *pr, double now, long long target)
 		}
 	}
 	pr->stats.purged_summarized += (unsigned long long)total;
+	pr->purge_idle_until =
+	    total == 0 && tried ? pressure_mono() + PRESSURE_PURGE_IDLE_S : 0;
+	pr->purge_idle_folded = folded;
 	if (total > 0)
 		log_info("pressure",
 		    "purged %lld summarized raw readings (%lld not uploaded, "

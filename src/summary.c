@@ -114,12 +114,18 @@ summary_free(struct summary *sm)
 	free(sm);
 }
 
+static void summary_schedule(struct summary *, double, int);
+static double summary_now(void);
+
 void
 summary_set_opts(struct summary *sm, const struct summary_opts *opts)
 {
 	free(sm->agent_id);
 	sm->agent_id = xstrdup(opts->agent_id);
 	sm->interval_s = opts->interval_s > 0 ? opts->interval_s : 3600;
+	/* A shorter period must not wait for the old one's timer. */
+	if (sm->timer != NULL)
+		summary_schedule(sm, summary_now(), 0);
 }
 
 void

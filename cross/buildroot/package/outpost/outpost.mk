@@ -14,11 +14,21 @@ else
 OUTPOST_SITE = $(call qstrip,$(BR2_PACKAGE_OUTPOST_RELEASE_SITE))
 endif
 OUTPOST_DEPENDENCIES = host-pkgconf libevent mbedtls sqlite
+
+# Hardening comes from Buildroot's own options (SSP, RELRO, FORTIFY,
+# PIE), not from the project's defaults. -Os images get the project's
+# size build (section GC; LTO as BR2_ENABLE_LTO says).
 OUTPOST_CONF_OPTS = \
 	-DOUTPOST_TESTS=OFF \
 	-DOUTPOST_WERROR=OFF \
+	-DOUTPOST_HARDEN=OFF \
+	-DOUTPOST_LTO=$(if $(BR2_ENABLE_LTO),ON,OFF) \
 	-DOUTPOST_INSTALL_SYSTEMD_UNIT=OFF \
 	-DOUTPOST_INSTALL_INIT_SCRIPT=OFF
+
+ifeq ($(BR2_OPTIMIZE_S):$(BR2_ENABLE_RUNTIME_DEBUG),y:)
+OUTPOST_CONF_OPTS += -DCMAKE_BUILD_TYPE=MinSizeRel
+endif
 
 ifeq ($(BR2_PACKAGE_ZLIB),y)
 OUTPOST_DEPENDENCIES += zlib
