@@ -13,7 +13,7 @@ build_pkgs="build-essential cmake pkg-config libevent-dev libsqlite3-dev
 	libmbedtls-dev zlib1g-dev"
 test_pkgs="libcmocka-dev clang clang-format libclang-rt-14-dev libfuzzer-14-dev sqlite3
 	curl openssl python3 mosquitto mosquitto-clients nginx prometheus
-	victoria-metrics procps iproute2 faketime chromium"
+	victoria-metrics procps iproute2 faketime chromium systemd"
 
 dev_install() {
 	local missing="" p sudo=""

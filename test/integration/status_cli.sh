@@ -37,9 +37,11 @@ grep -q 'test-agent: healthy' "$T/tty" || fail "NO_COLOR summary: $(cat -v "$T/t
 if grep -q $'\033' "$T/tty"; then fail "colour despite NO_COLOR: $(cat -v "$T/tty")"; fi
 
 # --watch: one summary per interval until a signal; the exit code is the
-# last status. timeout sends SIGTERM after 3 s.
+# last status. timeout sends SIGTERM after 4 s.
+# Generous timeouts: a sanitizer build starts slowly, and a TERM that
+# lands before the watch loop blocks it would kill the client outright.
 set +e
-timeout --preserve-status 3 "$OUTPOST_BIN" status -c "$T/outpost.toml" \
+timeout --preserve-status 4 "$OUTPOST_BIN" status -c "$T/outpost.toml" \
 	--watch --interval 0.5 >"$T/watch" 2>&1; rc=$?
 set -e
 [ "$rc" = 0 ] || fail "status --watch exit $rc: $(cat "$T/watch")"
@@ -48,13 +50,13 @@ n=$(grep -c 'test-agent: healthy' "$T/watch")
 [ "$(grep -c '^every 0.5s, ' "$T/watch")" = "$n" ] || fail "watch headers: $(cat "$T/watch")"
 if grep -q $'\033' "$T/watch"; then fail "escape codes from --watch in a pipe"; fi
 # On a terminal it redraws in place: home and clear before each summary.
-script -qc "timeout --preserve-status 2 $OUTPOST_BIN status -c $T/outpost.toml --watch --interval 0.5" \
+script -qc "timeout --preserve-status 4 $OUTPOST_BIN status -c $T/outpost.toml --watch --interval 0.5" \
 	/dev/null >"$T/tty" 2>&1
 n=$(grep -o $'\033\\[H\033\\[J' "$T/tty" | wc -l)
 [ "$n" -ge 2 ] || fail "--watch on a tty redrew $n times: $(cat -v "$T/tty")"
 # --json --watch: one document per line.
 set +e
-timeout --preserve-status 2 "$OUTPOST_BIN" status -c "$T/outpost.toml" \
+timeout --preserve-status 4 "$OUTPOST_BIN" status -c "$T/outpost.toml" \
 	--json --watch --interval 0.5 >"$T/watch.json" 2>&1; rc=$?
 set -e
 [ "$rc" = 0 ] || fail "status --json --watch exit $rc"

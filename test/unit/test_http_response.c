@@ -427,10 +427,14 @@ test_retry_after(void **state)
 	    http_date_parse("Tuesday, 01-Jan-80 00:00:00 GMT", 1700000000, &t),
 	    0);
 	assert_int_equal(t, 315532800);
-	assert_int_equal(
-	    http_date_parse("Monday, 02-Jan-51 00:00:00 GMT", 1700000000, &t),
-	    0);
-	assert_int_equal(t, 2556230400LL);
+	/* A 32-bit time_t (armhf glibc without _TIME_BITS=64) ends in 2038. */
+	if (sizeof(time_t) > 4) {
+		assert_int_equal(
+		    http_date_parse(
+			"Monday, 02-Jan-51 00:00:00 GMT", 1700000000, &t),
+		    0);
+		assert_int_equal(t, 2556230400LL);
+	}
 
 	assert_int_equal(http_retry_after_parse("0", when), 0);
 	assert_int_equal(http_retry_after_parse(" 7 ", when), 7);

@@ -192,7 +192,10 @@ test_json_value_path(void **state)
 	expect_error(dec(&o, "{\"sensors\":"),
 	    "payload is not valid JSON (malformed JSON)");
 	o.value_path = "temp";
-	expect_error(dec(&o, "{\"temp\":1}"), "JSON path error near 'temp'");
+	/* SQLite's own wording of a bad path changes between versions. */
+	assert_int_equal(dec(&o, "{\"temp\":1}"), -1);
+	assert_non_null(strstr(E, "temp"));
+	assert_int_equal(G.n, 0);
 }
 
 static void

@@ -457,13 +457,14 @@ test_stored_columns_and_views(void **state)
 	assert_int_equal(sqlite3_column_type(s, 0), SQLITE_BLOB);
 	assert_int_equal(sqlite3_column_bytes(s, 0), RECORD_ID_LEN);
 	assert_memory_equal(sqlite3_column_blob(s, 0), r.id, RECORD_ID_LEN);
-	assert_string_equal(sqlite3_column_text(s, 1), "hold");
-	assert_string_equal(sqlite3_column_text(s, 2), "temp.hold.3");
+	assert_string_equal((const char *)sqlite3_column_text(s, 1), "hold");
+	assert_string_equal(
+	    (const char *)sqlite3_column_text(s, 2), "temp.hold.3");
 	assert_true(sqlite3_column_double(s, 3) == 1717000000.25);
 	assert_true(sqlite3_column_double(s, 4) == 4.75);
-	assert_string_equal(sqlite3_column_text(s, 5), "celsius");
-	assert_string_equal(
-	    sqlite3_column_text(s, 6), "{\"vessel\":\"trawler-7\"}");
+	assert_string_equal((const char *)sqlite3_column_text(s, 5), "celsius");
+	assert_string_equal((const char *)sqlite3_column_text(s, 6),
+	    "{\"vessel\":\"trawler-7\"}");
 	assert_int_equal(sqlite3_column_int(s, 7), 0);
 	assert_int_equal(sqlite3_column_int(s, 8), STORE_QUEUED);
 	assert_int_equal(sqlite3_column_int(s, 9), 0);
@@ -485,14 +486,15 @@ test_stored_columns_and_views(void **state)
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	recid_hex(r.id, hex);
-	assert_string_equal(sqlite3_column_text(s, 0), hex);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), hex);
+	assert_string_equal((const char *)sqlite3_column_text(s, 1),
+	    "2024-05-29T16:26:40.250Z");
 	assert_string_equal(
-	    sqlite3_column_text(s, 1), "2024-05-29T16:26:40.250Z");
-	assert_string_equal(sqlite3_column_text(s, 2), "critical");
-	assert_string_equal(sqlite3_column_text(s, 3), "queued");
+	    (const char *)sqlite3_column_text(s, 2), "critical");
+	assert_string_equal((const char *)sqlite3_column_text(s, 3), "queued");
 	assert_int_equal(sqlite3_column_type(s, 4), SQLITE_NULL);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_string_equal(sqlite3_column_text(s, 2), "low");
+	assert_string_equal((const char *)sqlite3_column_text(s, 2), "low");
 	sqlite3_finalize(s);
 
 	/* The schema refuses what the code would never write. */
@@ -827,11 +829,12 @@ test_meta_and_audit(void **state)
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	ts = sqlite3_column_double(s, 0);
 	assert_true(fabs(ts - (double)now.tv_sec) < 60);
-	assert_string_equal(sqlite3_column_text(s, 1), "start");
+	assert_string_equal((const char *)sqlite3_column_text(s, 1), "start");
 	assert_int_equal(sqlite3_column_type(s, 2), SQLITE_NULL);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	assert_string_equal(sqlite3_column_text(s, 1), "admin_purge");
-	assert_string_equal(sqlite3_column_text(s, 2),
+	assert_string_equal(
+	    (const char *)sqlite3_column_text(s, 1), "admin_purge");
+	assert_string_equal((const char *)sqlite3_column_text(s, 2),
 	    "{\"older_than_s\":604800,\"purged\":12}");
 	assert_int_equal(sqlite3_step(s), SQLITE_DONE);
 	sqlite3_finalize(s);
