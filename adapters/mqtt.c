@@ -165,6 +165,14 @@ struct mqtt {
 	uint16_t *confirming; /* PUBACK before the PINGREQ outstanding */
 	size_t nconfirming;
 	size_t confirming_cap;
+	/*
+	 * Packet ids with a key left by the previous run (a bit each), kept
+	 * until the broker has redelivered what it still holds; NULL when
+	 * none or once cleaned up.
+	 */
+	unsigned char *stale;
+	size_t nstale;
+	int stale_at_pingresp; /* clean up at the next PINGRESP */
 	int fail_deferred;
 	char deferred_reason[160];
 	uint16_t sub_id;
@@ -676,6 +684,7 @@ mqtt_close(struct mqtt *m)
 	m->ping_outstanding = 0;
 	/* Unconfirmed PUBACKs keep their keys: redelivery will tell. */
 	m->nunconfirmed = m->nconfirming = 0;
+	m->stale_at_pingresp = 0;
 	if (m->dec != NULL)
 		mqtt_decoder_reset(m->dec);
 }
@@ -1117,6 +1126,95 @@ mqtt_msg_settled(struct mqtt *m, struct mqtt_msg *msg)
 		mqtt_arm(m->resume_ev, 0);
 }
 
+static int
+mqtt_acked_unconfirmed(const struct mqtt *m, uint16_t id)
+{
+	size_t i;
+
+	for (i = 0; i < m->nunconfirmed; i++) {
+		if (m->unconfirmed[i] == id)
+			return 1;
+	}
+	for (i = 0; i < m->nconfirming; i++) {
+		if (m->confirming[i] == id)
+			return 1;
+	}
+	return 0;
+}
+
+/* This run owns the key of id from now on. */
+static void
+mqtt_stale_forget(struct mqtt *m, uint16_t id)
+{
+	if (m->stale != NULL && (m->stale[id / 8] & (1 << (id % 8)))) {
+		m->stale[id / 8] &= ~(1 << (id % 8));
+		m->nstale--;
+	}
+}
+
+/*
+ * The keys the previous run left behind: those of messages it stored
+ * whose PUBACK it could not send (the broker redelivers them, and the
+ * key answers), and those of PUBACKs the broker read before the run saw
+ * the PINGRESP confirming them. The latter are never asked about again
+ * and would only match, wrongly, a later message with the same id and
+ * the same bytes; so once the broker has redelivered what it still
+ * holds, every key not claimed by this run goes.
+ */
+static void
+mqtt_stale_cleanup(struct mqtt *m)
+{
+	char key[PIPELINE_OFFSET_KEY_MAX];
+	size_t gone = 0;
+	unsigned id;
+
+	for (id = 1; id <= 65535 && m->stale != NULL; id++) {
+		if (!(m->stale[id / 8] & (1 << (id % 8))) ||
+		    mqtt_id_in_flight(m->pool, (uint16_t)id) ||
+		    mqtt_acked_unconfirmed(m, (uint16_t)id))
+			continue;
+		mqtt_offset_key(m, (uint16_t)id, key, sizeof key);
+		pipeline_src_set_offset(m->a->src, key, NULL);
+		gone++;
+	}
+	if (gone > 0)
+		log_info(m->a->name,
+		    "%zu packet-id keys of the last run dropped (not "
+		    "redelivered)",
+		    gone);
+	free(m->stale);
+	m->stale = NULL;
+	m->nstale = 0;
+	m->stale_at_pingresp = 0;
+}
+
+/* Which packet ids have a key from the last run: one lookup each. */
+static void
+mqtt_stale_load(struct mqtt *m)
+{
+	char key[PIPELINE_OFFSET_KEY_MAX], buf[PIPELINE_OFFSET_VALUE_MAX];
+	unsigned id;
+
+	m->stale = xcalloc(65536 / 8, 1);
+	for (id = 1; id <= 65535; id++) {
+		mqtt_offset_key(m, (uint16_t)id, key, sizeof key);
+		if (pipeline_src_get_offset(m->a->src, key, buf, sizeof buf) ==
+		    0) {
+			m->stale[id / 8] |= 1 << (id % 8);
+			m->nstale++;
+		}
+	}
+	if (m->nstale == 0) {
+		free(m->stale);
+		m->stale = NULL;
+		return;
+	}
+	log_info(m->a->name,
+	    "%zu packet-id keys from the last run: kept until the broker "
+	    "has redelivered",
+	    m->nstale);
+}
+
 /*
  * A PINGRESP came: the broker has read every PUBACK sent before its
  * PINGREQ, and will not redeliver those messages. Their keys can go,
@@ -1139,6 +1237,7 @@ mqtt_confirm(struct mqtt *m)
 		}
 		if (k < m->nunconfirmed)
 			continue;
+		mqtt_stale_forget(m, id);
 		mqtt_offset_key(m, id, key, sizeof key);
 		pipeline_src_set_offset(m->a->src, key, NULL);
 	}
@@ -1289,6 +1388,7 @@ mqtt_on_publish(struct mqtt *m, const struct mqtt_publish *p)
 		    p->id);
 		m->messages++;
 		m->duplicates++;
+		mqtt_stale_forget(m, p->id);
 		mqtt_send_ack(m, p->id);
 		return 0;
 	}
@@ -1307,6 +1407,7 @@ mqtt_on_publish(struct mqtt *m, const struct mqtt_publish *p)
 	if (!mqtt_room(m, m->nbatch) ||
 	    pipeline_src_set_offset(m->a->src, key, hex) == -1)
 		return 1;
+	mqtt_stale_forget(m, p->id);
 	m->messages++;
 	m->qos1++;
 	msg = mqtt_msg_new(m->pool, p->id, hash, m->gen, m->nbatch);
@@ -1363,6 +1464,17 @@ mqtt_on_packet(struct mqtt *m, const struct mqtt_packet *pkt)
 		mqtt_send_subscribe(m);
 		if (m->keepalive_s > 0)
 			mqtt_arm(m->ping_timer, (double)m->keepalive_s);
+		if (m->stale != NULL && !m->session_present)
+			mqtt_stale_cleanup(m); /* nothing will be redelivered */
+		else if (m->stale != NULL) {
+			/*
+			 * The broker resends right after CONNACK: when the
+			 * answer to a PINGREQ sent now arrives, it has.
+			 */
+			m->stale_at_pingresp = 1;
+			if (!m->ping_outstanding)
+				mqtt_send_ping(m);
+		}
 		return 0;
 	case MQTT_SUBACK:
 		if (m->phase != MQTT_WAIT_SUBACK || pkt->id != m->sub_id)
@@ -1416,6 +1528,8 @@ mqtt_on_packet(struct mqtt *m, const struct mqtt_packet *pkt)
 			 * wait for the next PINGREQ, not replace this list.
 			 */
 			mqtt_confirm(m);
+			if (m->stale_at_pingresp)
+				mqtt_stale_cleanup(m);
 			m->ping_outstanding = 0;
 			if (m->nunconfirmed > 0)
 				mqtt_send_ping(m);
@@ -1601,6 +1715,7 @@ mqtt_start(struct adapter *a)
 	m->ping_timer = evtimer_new(a->base, mqtt_ping_cb, m);
 	m->retry_timer = evtimer_new(a->base, mqtt_retry_cb, m);
 	m->resume_ev = evtimer_new(a->base, mqtt_resume_cb, m);
+	mqtt_stale_load(m);
 	if (m->tls_on && m->tlsp.insecure)
 		log_warn(a->name,
 		    "insecure = true: the certificate of %s is NOT checked",
@@ -1667,6 +1782,7 @@ mqtt_free(struct adapter *a)
 	free(m->out);
 	free(m->unconfirmed);
 	free(m->confirming);
+	free(m->stale);
 	free(m->batch);
 	free(m->granted);
 	free(m);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Flash wear: bytes the agent writes per reading over the reading's whole
-# life (insert, upload mark, purge, checkpoints), from /proc/PID/io wchar,
+# life (insert, upload mark, purge, checkpoints), from /proc/PID/io:
+# write_bytes (what reaches the block layer, in pages: the wear figure)
+# and wchar (every write(2), sockets included, as FACTS.md measures it),
 # at 10 readings/s (10 sim devices at 1 Hz), with the uplink up (a loopback
 # collector, retention 0 so uploaded rows are purged) and with it down.
 #   bench/bench_flash.sh [BUILD_DIR] [SECS] [COMMIT_INTERVAL]
@@ -16,7 +18,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 cp=$(port)
 python3 "$top/test/tools/collector.py" --port "$cp" >/dev/null 2>&1 &
 run() {	# NAME ENDPOINT_PORT
-	local name=$1 ep=$2 hp pid w0 w1 n0 n1
+	local name=$1 ep=$2 hp pid w0 w1 b0 b1 n0 n1
 	hp=$(port)
 	{
 		cat <<CONF
@@ -43,12 +45,15 @@ CONF
 	until curl -sf "http://127.0.0.1:$hp/health/live" >/dev/null; do sleep 0.1; done
 	sleep 5
 	w0=$(awk '/^wchar/ {print $2}' "/proc/$pid/io")
+	b0=$(awk '/^write_bytes/ {print $2}' "/proc/$pid/io")
 	n0=$(curl -sf "http://127.0.0.1:$hp/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["readings_processed"])')
 	sleep "$secs"
+	sync
 	w1=$(awk '/^wchar/ {print $2}' "/proc/$pid/io")
+	b1=$(awk '/^write_bytes/ {print $2}' "/proc/$pid/io")
 	n1=$(curl -sf "http://127.0.0.1:$hp/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["readings_processed"])')
 	kill -TERM $pid; wait $pid || true
-	echo "$name: readings=$((n1 - n0)) bytes_written=$((w1 - w0)) bytes_per_reading=$(( (w1 - w0) / (n1 - n0) ))"
+	echo "$name: readings=$((n1 - n0)) write_bytes_per_reading=$(( (b1 - b0) / (n1 - n0) )) wchar_per_reading=$(( (w1 - w0) / (n1 - n0) ))"
 }
 run uplink_up "$cp"
 run uplink_down "$(port)"

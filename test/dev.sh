@@ -2,7 +2,9 @@
 # The README's quick start: install what a fresh Debian 12 machine lacks,
 # build, then either run the agent on its embedded default or run every test.
 #   bash test/dev.sh run     build and run the agent (health on 127.0.0.1:8787)
-#   bash test/dev.sh test    build and run unit, integration and fuzz tests
+#   bash test/dev.sh test    format check, build, every fuzz target briefly,
+#                            the whole suite under ASan+UBSan, the armhf
+#                            cross build under qemu, then the whole suite
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -70,6 +72,13 @@ test)
 	git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
 	dev_build "$top/build" -DOUTPOST_WERROR=ON
 	dev_fuzz
+	echo "sanitizers: the whole suite under ASan+UBSan"
+	dev_build "$top/build-asan" -DOUTPOST_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --test-dir "$top/build-asan" --output-on-failure -j "$jobs"
+	echo "cross: armhf (32-bit ARMv7, mbedtls 2.28) under qemu"
+	bash "$top/cross/test.sh" armhf
 	# Last, so its summary is the closing line CI reads.
 	ctest --test-dir "$top/build" --output-on-failure -j "$jobs"
 	;;
