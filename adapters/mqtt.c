@@ -173,6 +173,9 @@ struct mqtt {
 	unsigned char *stale;
 	size_t nstale;
 	int stale_at_pingresp; /* clean up at the next PINGRESP */
+	unsigned char *owned;  /* ids whose key this run wrote or adopted */
+	size_t nowned;
+	int marked; /* "mqtt:<device>:keys" is set: keys may exist */
 	int fail_deferred;
 	char deferred_reason[160];
 	uint16_t sub_id;
@@ -1095,6 +1098,72 @@ mqtt_msg_release(struct mqtt_msg *msg)
 		mqtt_pool_free(pool);
 }
 
+static int
+mqtt_bit(const unsigned char *map, uint16_t id)
+{
+	return map != NULL && (map[id / 8] & (1 << (id % 8)));
+}
+
+static void
+mqtt_marker_key(const struct mqtt *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "mqtt:%s:keys", m->a->name);
+}
+
+/* This run is in charge of the key of id from now on. */
+static void
+mqtt_key_own(struct mqtt *m, uint16_t id)
+{
+	if (mqtt_bit(m->stale, id)) {
+		m->stale[id / 8] &= ~(1 << (id % 8));
+		m->nstale--;
+	}
+	if (!mqtt_bit(m->owned, id)) {
+		m->owned[id / 8] |= 1 << (id % 8);
+		m->nowned++;
+	}
+}
+
+/*
+ * The key of a message, written with its readings. A marker goes first
+ * (the same transaction), so a start-up after a clean stop with no key
+ * left need not look for any.
+ */
+static int
+mqtt_key_set(struct mqtt *m, uint16_t id, const char *hex)
+{
+	char key[PIPELINE_OFFSET_KEY_MAX];
+
+	if (!m->marked) {
+		mqtt_marker_key(m, key, sizeof key);
+		if (pipeline_src_set_offset(m->a->src, key, "1") == -1)
+			return -1;
+		m->marked = 1;
+	}
+	mqtt_offset_key(m, id, key, sizeof key);
+	if (pipeline_src_set_offset(m->a->src, key, hex) == -1)
+		return -1;
+	mqtt_key_own(m, id);
+	return 0;
+}
+
+static void
+mqtt_key_drop(struct mqtt *m, uint16_t id)
+{
+	char key[PIPELINE_OFFSET_KEY_MAX];
+
+	mqtt_offset_key(m, id, key, sizeof key);
+	pipeline_src_set_offset(m->a->src, key, NULL);
+	if (mqtt_bit(m->stale, id)) {
+		m->stale[id / 8] &= ~(1 << (id % 8));
+		m->nstale--;
+	}
+	if (mqtt_bit(m->owned, id)) {
+		m->owned[id / 8] &= ~(1 << (id % 8));
+		m->nowned--;
+	}
+}
+
 /*
  * Every reading of msg is settled. Committed: PUBACK on the connection
  * that (last) delivered it; the key goes once the broker has read that.
@@ -1105,17 +1174,15 @@ mqtt_msg_release(struct mqtt_msg *msg)
 static void
 mqtt_msg_settled(struct mqtt *m, struct mqtt_msg *msg)
 {
-	char key[PIPELINE_OFFSET_KEY_MAX];
 	int live = msg->gen == m->gen &&
 	    (m->phase == MQTT_WAIT_SUBACK || m->phase == MQTT_UP);
 	uint16_t id = msg->id;
 	int failed = msg->failed;
 
 	mqtt_msg_release(msg);
-	mqtt_offset_key(m, id, key, sizeof key);
 	if (failed) {
 		if (!mqtt_id_in_flight(m->pool, id))
-			pipeline_src_set_offset(m->a->src, key, NULL);
+			mqtt_key_drop(m, id);
 		if (live)
 			mqtt_fail_later(m,
 			    "the store refused readings; reconnecting for "
@@ -1142,16 +1209,6 @@ mqtt_acked_unconfirmed(const struct mqtt *m, uint16_t id)
 	return 0;
 }
 
-/* This run owns the key of id from now on. */
-static void
-mqtt_stale_forget(struct mqtt *m, uint16_t id)
-{
-	if (m->stale != NULL && (m->stale[id / 8] & (1 << (id % 8)))) {
-		m->stale[id / 8] &= ~(1 << (id % 8));
-		m->nstale--;
-	}
-}
-
 /*
  * The keys the previous run left behind: those of messages it stored
  * whose PUBACK it could not send (the broker redelivers them, and the
@@ -1169,7 +1226,7 @@ mqtt_stale_cleanup(struct mqtt *m)
 	unsigned id;
 
 	for (id = 1; id <= 65535 && m->stale != NULL; id++) {
-		if (!(m->stale[id / 8] & (1 << (id % 8))) ||
+		if (!mqtt_bit(m->stale, (uint16_t)id) ||
 		    mqtt_id_in_flight(m->pool, (uint16_t)id) ||
 		    mqtt_acked_unconfirmed(m, (uint16_t)id))
 			continue;
@@ -1188,13 +1245,21 @@ mqtt_stale_cleanup(struct mqtt *m)
 	m->stale_at_pingresp = 0;
 }
 
-/* Which packet ids have a key from the last run: one lookup each. */
+/*
+ * Which packet ids have a key from the last run: one lookup each (a
+ * fifth of a second on a PC), only after a run that did not stop clean.
+ */
 static void
 mqtt_stale_load(struct mqtt *m)
 {
 	char key[PIPELINE_OFFSET_KEY_MAX], buf[PIPELINE_OFFSET_VALUE_MAX];
 	unsigned id;
 
+	m->owned = xcalloc(65536 / 8, 1);
+	mqtt_marker_key(m, key, sizeof key);
+	if (pipeline_src_get_offset(m->a->src, key, buf, sizeof buf) != 0)
+		return; /* the last run stopped with no key left */
+	m->marked = 1;
 	m->stale = xcalloc(65536 / 8, 1);
 	for (id = 1; id <= 65535; id++) {
 		mqtt_offset_key(m, (uint16_t)id, key, sizeof key);
@@ -1223,7 +1288,6 @@ mqtt_stale_load(struct mqtt *m)
 static void
 mqtt_confirm(struct mqtt *m)
 {
-	char key[PIPELINE_OFFSET_KEY_MAX];
 	size_t i, k;
 	uint16_t id;
 
@@ -1237,9 +1301,7 @@ mqtt_confirm(struct mqtt *m)
 		}
 		if (k < m->nunconfirmed)
 			continue;
-		mqtt_stale_forget(m, id);
-		mqtt_offset_key(m, id, key, sizeof key);
-		pipeline_src_set_offset(m->a->src, key, NULL);
+		mqtt_key_drop(m, id);
 	}
 	m->nconfirming = 0;
 }
@@ -1388,7 +1450,7 @@ mqtt_on_publish(struct mqtt *m, const struct mqtt_publish *p)
 		    p->id);
 		m->messages++;
 		m->duplicates++;
-		mqtt_stale_forget(m, p->id);
+		mqtt_key_own(m, p->id);
 		mqtt_send_ack(m, p->id);
 		return 0;
 	}
@@ -1404,10 +1466,8 @@ mqtt_on_publish(struct mqtt *m, const struct mqtt_publish *p)
 	 * the ring: nothing in between can commit, so they share one
 	 * transaction.
 	 */
-	if (!mqtt_room(m, m->nbatch) ||
-	    pipeline_src_set_offset(m->a->src, key, hex) == -1)
+	if (!mqtt_room(m, m->nbatch) || mqtt_key_set(m, p->id, hex) == -1)
 		return 1;
-	mqtt_stale_forget(m, p->id);
 	m->messages++;
 	m->qos1++;
 	msg = mqtt_msg_new(m->pool, p->id, hash, m->gen, m->nbatch);
@@ -1729,6 +1789,7 @@ static void
 mqtt_stop(struct adapter *a)
 {
 	struct mqtt *m = a->priv;
+	char key[PIPELINE_OFFSET_KEY_MAX];
 	unsigned char buf[2];
 	size_t n;
 
@@ -1748,6 +1809,13 @@ mqtt_stop(struct adapter *a)
 	evtimer_del(m->resume_ev);
 	m->fail_deferred = 0;
 	m->phase = MQTT_STOPPED;
+	/* Committed with what the pipeline still holds. */
+	if (m->marked && m->nowned == 0 && m->nstale == 0 &&
+	    m->pool->used == 0) {
+		mqtt_marker_key(m, key, sizeof key);
+		pipeline_src_set_offset(m->a->src, key, NULL);
+		m->marked = 0;
+	}
 }
 
 static void
@@ -1783,6 +1851,7 @@ mqtt_free(struct adapter *a)
 	free(m->unconfirmed);
 	free(m->confirming);
 	free(m->stale);
+	free(m->owned);
 	free(m->batch);
 	free(m->granted);
 	free(m);
