@@ -65,7 +65,7 @@ type = "mqtt"
 url = "mqtt://127.0.0.1:$mport"
 topics = ["bench/#"]
 qos = $qos
-buffer = 4096
+buffer = 512
 CONF
 	# First run: make the session and its subscription, then leave.
 	for _ in $(seq 100); do
