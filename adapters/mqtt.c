@@ -10,9 +10,15 @@
  * Exactly once into the store: a QoS 1 message's readings are submitted
  * together with the offset "mqtt:<device>:<packet id>" = hash of topic and
  * payload, so both land in one transaction. PUBACK goes out once every
- * reading of the message is committed, and then the key is deleted. If we
- * die in between, the broker redelivers with DUP and the same packet id;
- * the key is there with the same hash, so we acknowledge without storing.
+ * reading of the message is committed; the key is deleted only when a
+ * PINGRESP shows the broker has read that PUBACK (it answers in order). If
+ * we die in between, the broker redelivers with DUP and the same packet
+ * id; the key is there with the same hash, so we acknowledge without
+ * storing. Keys of PUBACKs the broker did read before we died are dropped
+ * by the next run once the broker has redelivered what it still held.
+ * This relies on the broker numbering packet ids in sequence (mosquitto
+ * does): one that reused an id at once could, after a crash in that
+ * instant, send a different message with the same bytes under it.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -50,7 +56,7 @@
  * QoS 1 messages waiting for one commit at most: more makes transactions
  * bigger but not faster, and the pipeline's pending offsets longer.
  */
-#define MQTT_MAX_UNCOMMITTED 256
+#define MQTT_MAX_UNCOMMITTED 128
 
 /* Connection phases; the adapter state follows from them. */
 enum mqtt_phase {
@@ -162,7 +168,8 @@ struct mqtt {
 	uint16_t *unconfirmed; /* PUBACK queued since the last PINGREQ */
 	size_t nunconfirmed;
 	size_t unconfirmed_cap;
-	uint16_t *confirming; /* PUBACK before the PINGREQ outstanding */
+	unsigned char *acking; /* a bit per id in unconfirmed[] */
+	uint16_t *confirming;  /* PUBACK before the PINGREQ outstanding */
 	size_t nconfirming;
 	size_t confirming_cap;
 	/*
@@ -413,7 +420,7 @@ mqtt_configure(struct adapter *a, struct config *cfg,
 	free(def_id);
 	bad |= cfg_get_bool(cfg, t, "clean_session", 0, &clean);
 	m->clean_session = clean;
-	if (bad == 0 && m->client_id[0] == '\0' && !m->clean_session) {
+	if (m->client_id[0] == '\0' && !m->clean_session) {
 		mqtt_key_error(cfg, dev, "client_id",
 		    "an empty client id needs clean_session = true");
 		bad = -1;
@@ -470,11 +477,12 @@ mqtt_configure(struct adapter *a, struct config *cfg,
 	m->tlsp.client_key = key[0] != '\0' ? key : NULL;
 	m->tlsp.insecure = insecure;
 
-	bad |= cfg_get_double(
-	    cfg, t, "reconnect_min", 1.0, 0.001, 86400, &m->reconnect_min_s);
-	bad |= cfg_get_double(
-	    cfg, t, "reconnect_max", 60.0, 0.001, 86400, &m->reconnect_max_s);
-	if (bad == 0 && m->reconnect_max_s < m->reconnect_min_s) {
+	if ((cfg_get_double(cfg, t, "reconnect_min", 1.0, 0.001, 86400,
+		 &m->reconnect_min_s) |
+		cfg_get_double(cfg, t, "reconnect_max", 60.0, 0.001, 86400,
+		    &m->reconnect_max_s)) != 0)
+		bad = -1;
+	else if (m->reconnect_max_s < m->reconnect_min_s) {
 		mqtt_key_error(cfg, dev, "reconnect_max",
 		    "%g is below reconnect_min (%g)", m->reconnect_max_s,
 		    m->reconnect_min_s);
@@ -606,12 +614,16 @@ static void
 mqtt_send_ping(struct mqtt *m)
 {
 	unsigned char buf[2];
-	uint16_t *tmp;
-	size_t cap;
+	uint16_t *tmp, id;
+	size_t cap, i;
 
 	mqtt_encode_empty(buf, sizeof buf, MQTT_PINGREQ);
 	mqtt_queue(m, buf, sizeof buf);
 	m->ping_outstanding = 1;
+	for (i = 0; i < m->nunconfirmed; i++) {
+		id = m->unconfirmed[i];
+		m->acking[id / 8] &= ~(1 << (id % 8));
+	}
 	tmp = m->confirming;
 	cap = m->confirming_cap;
 	m->confirming = m->unconfirmed;
@@ -644,6 +656,7 @@ mqtt_send_ack(struct mqtt *m, uint16_t id)
 		    m->unconfirmed, m->unconfirmed_cap, sizeof *m->unconfirmed);
 	}
 	m->unconfirmed[m->nunconfirmed++] = id;
+	m->acking[id / 8] |= 1 << (id % 8);
 	if (!m->ping_outstanding)
 		mqtt_send_ping(m);
 	mqtt_io_update(m);
@@ -687,6 +700,8 @@ mqtt_close(struct mqtt *m)
 	m->ping_outstanding = 0;
 	/* Unconfirmed PUBACKs keep their keys: redelivery will tell. */
 	m->nunconfirmed = m->nconfirming = 0;
+	if (m->acking != NULL)
+		memset(m->acking, 0, 65536 / 8);
 	m->stale_at_pingresp = 0;
 	if (m->dec != NULL)
 		mqtt_decoder_reset(m->dec);
@@ -1256,6 +1271,7 @@ mqtt_stale_load(struct mqtt *m)
 	unsigned id;
 
 	m->owned = xcalloc(65536 / 8, 1);
+	m->acking = xcalloc(65536 / 8, 1);
 	mqtt_marker_key(m, key, sizeof key);
 	if (pipeline_src_get_offset(m->a->src, key, buf, sizeof buf) != 0)
 		return; /* the last run stopped with no key left */
@@ -1288,19 +1304,15 @@ mqtt_stale_load(struct mqtt *m)
 static void
 mqtt_confirm(struct mqtt *m)
 {
-	size_t i, k;
+	size_t i;
 	uint16_t id;
 
 	for (i = 0; i < m->nconfirming; i++) {
 		id = m->confirming[i];
 		if (mqtt_id_in_flight(m->pool, id))
 			continue;
-		for (k = 0; k < m->nunconfirmed; k++) {
-			if (m->unconfirmed[k] == id)
-				break;
-		}
-		if (k < m->nunconfirmed)
-			continue;
+		if (m->acking[id / 8] & (1 << (id % 8)))
+			continue; /* acknowledged again since */
 		mqtt_key_drop(m, id);
 	}
 	m->nconfirming = 0;
@@ -1852,6 +1864,7 @@ mqtt_free(struct adapter *a)
 	free(m->confirming);
 	free(m->stale);
 	free(m->owned);
+	free(m->acking);
 	free(m->batch);
 	free(m->granted);
 	free(m);

@@ -141,6 +141,51 @@ while True:
     c.close()
 PY
 
+# Configuration problems, each with its line.
+cat >"$T/bad.toml" <<EOF
+[agent]
+id = "check"
+data_dir = "$T/bad-data"
+[[device]]
+name = "m"
+type = "mqtt"
+url = "http://x"
+topics = ["a/#/b", "ok/+"]
+qos = 2
+client_id = ""
+value_path = "\$.v"
+password = "p"
+reconnect_min = 5
+reconnect_max = 1
+[[device]]
+name = "n"
+type = "mqtt"
+topics = []
+url = "mqtts://h:99999"
+[[device]]
+name = "o"
+type = "mqtt"
+url = "mqtts://[::1]:8883"
+topics = ["x"]
+ca_file = ""
+EOF
+"$OUTPOST_BIN" -c "$T/bad.toml" --check >"$T/check.out" 2>&1 &&
+	fail "a bad mqtt config passed --check"
+for want in \
+	"bad.toml:7: [[device]] 'm' url: 'http://x' is not an mqtt:// or mqtts:// URL" \
+	"bad.toml:8: [[device]] 'm' topics: 'a/#/b' is not a valid topic filter" \
+	"bad.toml:9: [[device]] 'm' qos: 2 is out of range (0..1)" \
+	"bad.toml:10: [[device]] 'm' client_id: an empty client id needs clean_session = true" \
+	"bad.toml:11: [[device]] 'm' value_path: only for payload = \"json\"" \
+	"bad.toml:12: [[device]] 'm' password: a password needs a username" \
+	"bad.toml:14: [[device]] 'm' reconnect_max: 1 is below reconnect_min (5)" \
+	"bad.toml:18: [[device]] 'n' topics: at least one topic filter is needed" \
+	"bad.toml:19: [[device]] 'n' url: 'mqtts://h:99999': bad port" \
+	"bad.toml:25: [[device]] 'o' ca_file: mqtts:// needs a CA file (or insecure = true)"; do
+	grep -qF -- "$want" "$T/check.out" ||
+		fail "--check lacks: $want ($(cat "$T/check.out"))"
+done
+
 for mode in refuse suback garbage toobig silent dup; do
 	python3 "$T/broker.py" "$mode" "$T/$mode.port" "$T/$mode.log" \
 		"$T/dup.phase2" "$db" 2>>"$T/brokers.err" &
@@ -225,8 +270,13 @@ for v in 42 43 45; do
 done
 [ "$(field dup duplicates)" = 1 ] || fail "duplicates: $(field dup duplicates)"
 [ "$(field dup acked)" = 3 ] || fail "acked: $(field dup acked)"
-lib_wait_until 10 sql_is "SELECT count(*) FROM offsets WHERE source LIKE 'mqtt:dup:%'" 0
+# The key goes once a PINGRESP shows the broker has read the PUBACK.
+lib_wait_until 10 sql_is "SELECT count(*) FROM offsets WHERE source GLOB 'mqtt:dup:[0-9]*'" 0
+grep -q '"component":"dup","msg":"1 packet-id keys from the last run' "$T/agent.log" ||
+	fail "the restart did not find the key of packet 7"
 
 lib_stop_agent TERM
 [ "$AGENT_RC" = 0 ] || fail "agent exit code $AGENT_RC"
+sql_is "SELECT count(*) FROM offsets WHERE source = 'mqtt:dup:keys'" 0 ||
+	fail "key marker left after a clean stop"
 echo "ok: refusals, malformed and oversized packets, dead broker, DUP redelivery after kill -9"
