@@ -6,6 +6,7 @@
  * the flash. Callbacks run only after COMMIT returned (invariant 1).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,8 +32,10 @@ struct pipeline_src {
 	struct ringbuf *ring;
 	struct pipeline_offset *offsets; /* waiting for commit */
 	size_t noffsets;
-	size_t offsets_cap; /* = ring capacity + 16 */
-	size_t ncommitted;  /* slots the last commit wrote */
+	size_t offsets_cap;	/* = ring capacity + 16 */
+	uint32_t *offset_slots; /* hash of keys: index + 1, 0 = free */
+	size_t offset_mask;	/* slots - 1, slots >= 2 * offsets_cap */
+	size_t ncommitted;	/* slots the last commit wrote */
 	struct pipeline_src_stats stats;
 };
 
@@ -123,12 +126,17 @@ struct pipeline_src *
 pipeline_src_new(struct pipeline *p, const char *name, size_t capacity)
 {
 	struct pipeline_src *src = xcalloc(1, sizeof *src);
+	size_t n;
 
 	src->p = p;
 	src->name = xstrdup(name);
 	src->ring = ringbuf_new(capacity);
 	src->offsets_cap = ringbuf_capacity(src->ring) + 16;
 	src->offsets = xcalloc(src->offsets_cap, sizeof *src->offsets);
+	for (n = 1; n < 2 * src->offsets_cap; n *= 2)
+		;
+	src->offset_slots = xcalloc(n, sizeof *src->offset_slots);
+	src->offset_mask = n - 1;
 	p->srcs = xreallocarray(p->srcs, p->nsrcs + 1, sizeof *p->srcs);
 	p->srcs[p->nsrcs++] = src;
 	return src;
@@ -177,6 +185,7 @@ pipeline_src_free(struct pipeline_src *src)
 	}
 	ringbuf_free(src->ring);
 	free(src->offsets);
+	free(src->offset_slots);
 	free(src->name);
 	free(src);
 }
@@ -273,27 +282,51 @@ pipeline_submit(struct pipeline_src *src, const struct reading *in,
 	return 0;
 }
 
+/*
+ * The waiting offset of key, or NULL with *slot the free hash slot for it.
+ * A hash, not a scan: an MQTT burst holds one key per unacknowledged
+ * message, and a scan over them per message showed in profiles.
+ */
+static struct pipeline_offset *
+pipeline_offset_find(struct pipeline_src *src, const char *key, size_t *slot)
+{
+	uint32_t h = 2166136261u;
+	const char *c;
+	size_t i;
+
+	for (c = key; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	for (i = h & src->offset_mask; src->offset_slots[i] != 0;
+	     i = (i + 1) & src->offset_mask) {
+		struct pipeline_offset *o =
+		    &src->offsets[src->offset_slots[i] - 1];
+
+		if (strcmp(o->key, key) == 0)
+			return o;
+	}
+	*slot = i;
+	return NULL;
+}
+
 int
 pipeline_src_set_offset(
     struct pipeline_src *src, const char *key, const char *value)
 {
-	struct pipeline_offset *o = NULL;
-	size_t i;
+	struct pipeline_offset *o;
+	size_t slot;
 
-	if (strlen(key) >= sizeof o->key ||
-	    (value != NULL && strlen(value) >= sizeof o->value))
+	if (strlen(key) >= PIPELINE_OFFSET_KEY_MAX ||
+	    (value != NULL && strlen(value) >= PIPELINE_OFFSET_VALUE_MAX))
 		return -1;
-	for (i = 0; i < src->noffsets; i++) {
-		if (strcmp(src->offsets[i].key, key) == 0) {
-			o = &src->offsets[i];
-			break;
+	if ((o = pipeline_offset_find(src, key, &slot)) == NULL) {
+		if (src->noffsets == src->offsets_cap) {
+			if (src->p->committing || pipeline_commit(src->p) == -1)
+				return -1;
+			/* The commit emptied the table: find the slot anew. */
+			pipeline_offset_find(src, key, &slot);
 		}
-	}
-	if (o == NULL) {
-		if (src->noffsets == src->offsets_cap &&
-		    (src->p->committing || pipeline_commit(src->p) == -1))
-			return -1;
 		o = &src->offsets[src->noffsets++];
+		src->offset_slots[slot] = (uint32_t)src->noffsets;
 		xstrlcpy(o->key, key, sizeof o->key);
 		src->p->noffsets++;
 	}
@@ -307,17 +340,14 @@ int
 pipeline_src_get_offset(
     struct pipeline_src *src, const char *key, char *buf, size_t len)
 {
-	size_t i;
+	struct pipeline_offset *o;
+	size_t slot;
 
 	/* A value waiting for its commit is already the truth for us. */
-	for (i = 0; i < src->noffsets; i++) {
-		if (strcmp(src->offsets[i].key, key) == 0) {
-			if (src->offsets[i].remove)
-				return 1;
-			return xstrlcpy(buf, src->offsets[i].value, len) < len
-			    ? 0
-			    : -1;
-		}
+	if ((o = pipeline_offset_find(src, key, &slot)) != NULL) {
+		if (o->remove)
+			return 1;
+		return xstrlcpy(buf, o->value, len) < len ? 0 : -1;
 	}
 	return store_offset_get(src->p->store, key, buf, len);
 }
@@ -346,6 +376,9 @@ pipeline_committed(struct pipeline *p)
 	for (s = 0; s < p->nsrcs; s++) {
 		src = p->srcs[s];
 		src->ncommitted = ringbuf_len(src->ring);
+		if (src->noffsets > 0)
+			memset(src->offset_slots, 0,
+			    (src->offset_mask + 1) * sizeof *src->offset_slots);
 		p->noffsets -= src->noffsets;
 		src->noffsets = 0;
 	}
