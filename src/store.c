@@ -809,29 +809,43 @@ store_rollback(struct store *st)
 		store_run(st, STORE_ROLLBACK);
 }
 
+/*
+ * Runs n statements in one transaction, binding ?1 to ts when it is not
+ * NULL; *changed is the rows they changed in all, 0 when rolled back.
+ */
+static int
+store_run_all(struct store *st, const enum store_stmt *stmts, size_t n,
+    const double *ts, long long *changed)
+{
+	size_t i;
+
+	*changed = 0;
+	if (store_begin(st) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (ts != NULL)
+			sqlite3_bind_double(st->stmt[stmts[i]], 1, *ts);
+		if (store_run(st, stmts[i]) == -1) {
+			store_rollback(st);
+			*changed = 0;
+			return -1;
+		}
+		*changed += sqlite3_changes(st->db);
+	}
+	if (store_commit(st) == -1) {
+		*changed = 0;
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_requeue_in_flight(struct store *st, long long *n)
 {
 	static const enum store_stmt stmts[] = { STORE_REQUEUE_READINGS,
 		STORE_REQUEUE_EVENTS, STORE_REQUEUE_SUMMARIES };
-	size_t i;
 
-	*n = 0;
-	if (store_begin(st) == -1)
-		return -1;
-	for (i = 0; i < sizeof stmts / sizeof *stmts; i++) {
-		if (store_run(st, stmts[i]) == -1) {
-			store_rollback(st);
-			*n = 0;
-			return -1;
-		}
-		*n += sqlite3_changes(st->db);
-	}
-	if (store_commit(st) == -1) {
-		*n = 0;
-		return -1;
-	}
-	return 0;
+	return store_run_all(st, stmts, sizeof stmts / sizeof *stmts, NULL, n);
 }
 
 int
@@ -975,25 +989,9 @@ store_purge_sent(struct store *st, double before_ts, long long *purged)
 {
 	static const enum store_stmt stmts[] = { STORE_PURGE_READINGS,
 		STORE_PURGE_EVENTS, STORE_PURGE_SUMMARIES };
-	size_t i;
 
-	*purged = 0;
-	if (store_begin(st) == -1)
-		return -1;
-	for (i = 0; i < sizeof stmts / sizeof *stmts; i++) {
-		sqlite3_bind_double(st->stmt[stmts[i]], 1, before_ts);
-		if (store_run(st, stmts[i]) == -1) {
-			store_rollback(st);
-			*purged = 0;
-			return -1;
-		}
-		*purged += sqlite3_changes(st->db);
-	}
-	if (store_commit(st) == -1) {
-		*purged = 0;
-		return -1;
-	}
-	return 0;
+	return store_run_all(
+	    st, stmts, sizeof stmts / sizeof *stmts, &before_ts, purged);
 }
 
 int
