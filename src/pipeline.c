@@ -126,17 +126,11 @@ struct pipeline_src *
 pipeline_src_new(struct pipeline *p, const char *name, size_t capacity)
 {
 	struct pipeline_src *src = xcalloc(1, sizeof *src);
-	size_t n;
 
 	src->p = p;
 	src->name = xstrdup(name);
 	src->ring = ringbuf_new(capacity);
 	src->offsets_cap = ringbuf_capacity(src->ring) + 16;
-	src->offsets = xcalloc(src->offsets_cap, sizeof *src->offsets);
-	for (n = 1; n < 2 * src->offsets_cap; n *= 2)
-		;
-	src->offset_slots = xcalloc(n, sizeof *src->offset_slots);
-	src->offset_mask = n - 1;
 	p->srcs = xreallocarray(p->srcs, p->nsrcs + 1, sizeof *p->srcs);
 	p->srcs[p->nsrcs++] = src;
 	return src;
@@ -292,7 +286,16 @@ pipeline_offset_find(struct pipeline_src *src, const char *key, size_t *slot)
 {
 	uint32_t h = 2166136261u;
 	const char *c;
-	size_t i;
+	size_t i, n;
+
+	if (src->offsets == NULL) {
+		/* Most sources never keep a position: allocate on first use. */
+		src->offsets = xcalloc(src->offsets_cap, sizeof *src->offsets);
+		for (n = 1; n < 2 * src->offsets_cap; n *= 2)
+			;
+		src->offset_slots = xcalloc(n, sizeof *src->offset_slots);
+		src->offset_mask = n - 1;
+	}
 
 	for (c = key; *c != '\0'; c++)
 		h = (h ^ (unsigned char)*c) * 16777619u;

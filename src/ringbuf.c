@@ -80,4 +80,8 @@ ringbuf_pop(struct ringbuf *rb, size_t n)
 		n = rb->len;
 	rb->head = (rb->head + n) % rb->capacity;
 	rb->len -= n;
+	/* Empty: start over at slot 0, so a ring that is drained at every
+	 * commit only ever touches its first pages (RSS on small devices). */
+	if (rb->len == 0)
+		rb->head = 0;
 }
