@@ -2,7 +2,8 @@
  * Exec actions: a command started with posix_spawn (never through a
  * shell, no PATH search), its exit collected by a libevent SIGCHLD handler,
  * its process group killed after a timeout; at most max_running at a time,
- * a bounded queue behind them. Nothing here waits on the loop. The rules
+ * a bounded queue behind them; or an MQTT message handed to a publisher.
+ * Nothing here waits on the loop. The rules
  * module decides what to run; this one only runs it.
  */
 #ifndef OUTPOST_ACTION_H
@@ -44,6 +45,16 @@ void action_runner_free(struct action_runner *);
  */
 int action_run(struct action_runner *, const char *tag, const char *const *argv,
     const char *const *env, double timeout_s);
+
+/*
+ * mqtt actions: publishes payload to topic through pub (include/mqtt_pub.h,
+ * owned by the caller, freed before the runner). The outcome goes to the
+ * runner's done callback with tag, like a command's. Returns 0 when
+ * queued; -1 when refused, done having been called with the reason.
+ */
+struct mqtt_pub;
+int action_publish(struct action_runner *, struct mqtt_pub *, const char *tag,
+    const char *topic, const void *payload, size_t len, int qos);
 
 size_t action_running(const struct action_runner *);
 size_t action_queued(const struct action_runner *);

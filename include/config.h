@@ -55,6 +55,7 @@ enum cfg_rule_kind {
 enum cfg_rule_action {
 	CFG_ACTION_LOG,
 	CFG_ACTION_EXEC,
+	CFG_ACTION_MQTT,
 };
 
 #define CFG_ACTION_ON_FIRE 0x01
@@ -78,6 +79,9 @@ struct cfg_rule {
 	size_t ncommand;
 	double timeout_s; /* exec: killed after */
 	int action_on;	  /* CFG_ACTION_ON_* */
+	char *mqtt_url;	  /* mqtt: mqtt://host[:port] */
+	char *mqtt_topic; /* mqtt: may hold {rule}, {sensor}, {event} */
+	int mqtt_qos;	  /* mqtt: 0 or 1 */
 	int line;
 	struct toml_table *table; /* keys later features read */
 };

@@ -58,7 +58,7 @@ struct rules_stat {
 	size_t firing; /* sensors firing now */
 	unsigned long long fired;
 	unsigned long long cleared;
-	unsigned long long actions; /* exec actions started or queued */
+	unsigned long long actions; /* exec or mqtt actions started or queued */
 	unsigned long long action_errors;
 	const char *last_error; /* "" = none */
 };

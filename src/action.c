@@ -21,6 +21,7 @@
 
 #include "action.h"
 #include "log.h"
+#include "mqtt_pub.h"
 #include "xmalloc.h"
 
 #define ACTION_MAX_RUNNING 4
@@ -333,6 +334,44 @@ action_run(struct action_runner *ar, const char *tag, const char *const *argv,
 	}
 	ar->queue[ar->nqueued++] = job;
 	return 0;
+}
+
+/* One published message on its way: where its outcome goes. */
+struct action_pub {
+	struct action_runner *runner;
+	char *tag;
+	char *topic;
+};
+
+static void
+action_publish_done(void *arg, int ok, const char *error)
+{
+	struct action_pub *ap = arg;
+	struct action_runner *ar = ap->runner;
+
+	if (ok)
+		log_debug("action", "%s: published to %s", ap->tag, ap->topic);
+	else
+		log_warn("action", "%s: publish to %s: %s", ap->tag, ap->topic,
+		    error);
+	if (ar->opts.done != NULL)
+		ar->opts.done(ar->opts.arg, ap->tag, ok, error);
+	free(ap->tag);
+	free(ap->topic);
+	free(ap);
+}
+
+int
+action_publish(struct action_runner *ar, struct mqtt_pub *pub, const char *tag,
+    const char *topic, const void *payload, size_t len, int qos)
+{
+	struct action_pub *ap = xcalloc(1, sizeof *ap);
+
+	ap->runner = ar;
+	ap->tag = xstrdup(tag);
+	ap->topic = xstrdup(topic);
+	return mqtt_pub_publish(
+	    pub, topic, payload, len, qos, action_publish_done, ap);
 }
 
 size_t

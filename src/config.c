@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "mqtt_codec.h"
+#include "mqtt_pub.h"
 #include "wallclock.h"
 #include "xmalloc.h"
 
@@ -1016,25 +1018,14 @@ config_read_rule_condition(
 		    "%g is below %s (%g)", rule->clear, kb, rule->below);
 }
 
-static const char *const config_actions[] = { "log", "exec", NULL };
+static const char *const config_actions[] = { "log", "exec", "mqtt", NULL };
 static const char *const config_action_on[] = { "both", "fire", "clear", NULL };
 
-/* action = "log" (the default) or "exec" with a command, never a shell. */
+/* action = "exec": a command, never a shell. */
 static void
-config_read_rule_action(
+config_read_rule_exec(
     struct config *cfg, struct toml_table *t, struct cfg_rule *rule)
 {
-	const char *why = "needs action = \"exec\"";
-	int e;
-
-	cfg_get_enum(cfg, t, "action", config_actions, CFG_ACTION_LOG, &e);
-	rule->action = e;
-	if (rule->action != CFG_ACTION_EXEC) {
-		config_inapplicable(cfg, t, "command", why);
-		config_inapplicable(cfg, t, "timeout", why);
-		config_inapplicable(cfg, t, "action_on", why);
-		return;
-	}
 	if (!cfg_has(t, "command"))
 		cfg_error(cfg, t->line, "%s: action = \"exec\" needs 'command'",
 		    t->name);
@@ -1051,6 +1042,67 @@ config_read_rule_action(
 			    rule->command[0]);
 	}
 	cfg_get_double(cfg, t, "timeout", 10, 0.001, 86400, &rule->timeout_s);
+}
+
+/* action = "mqtt": url, topic (placeholders expanded at fire time), qos. */
+static void
+config_read_rule_mqtt(
+    struct config *cfg, struct toml_table *t, struct cfg_rule *rule)
+{
+	char err[256];
+	long long qos;
+
+	if (!cfg_has(t, "url"))
+		cfg_error(
+		    cfg, t->line, "%s: action = \"mqtt\" needs 'url'", t->name);
+	else if (cfg_get_string(cfg, t, "url", "", &rule->mqtt_url) == 0 &&
+	    mqtt_pub_url_check(rule->mqtt_url, err, sizeof err) == -1)
+		cfg_key_error(cfg, t, "url", cfg_line(t, "url"), "%s", err);
+	if (!cfg_has(t, "topic"))
+		cfg_error(cfg, t->line, "%s: action = \"mqtt\" needs 'topic'",
+		    t->name);
+	else if (cfg_get_string(cfg, t, "topic", "", &rule->mqtt_topic) == 0 &&
+	    !mqtt_topic_valid(rule->mqtt_topic, strlen(rule->mqtt_topic)))
+		cfg_key_error(cfg, t, "topic", cfg_line(t, "topic"),
+		    "'%s' is not a topic one may publish to (empty, or "
+		    "with + or #)",
+		    rule->mqtt_topic);
+	cfg_get_int(cfg, t, "qos", 1, 0, 1, &qos);
+	rule->mqtt_qos = (int)qos;
+}
+
+/*
+ * action = "log" (the default), "exec" with a command, never a shell, or
+ * "mqtt" to publish the event to a broker.
+ */
+static void
+config_read_rule_action(
+    struct config *cfg, struct toml_table *t, struct cfg_rule *rule)
+{
+	const char *why = "needs action = \"exec\"";
+	const char *why_mqtt = "needs action = \"mqtt\"";
+	int e;
+
+	cfg_get_enum(cfg, t, "action", config_actions, CFG_ACTION_LOG, &e);
+	rule->action = e;
+	if (rule->action != CFG_ACTION_MQTT) {
+		config_inapplicable(cfg, t, "url", why_mqtt);
+		config_inapplicable(cfg, t, "topic", why_mqtt);
+		config_inapplicable(cfg, t, "qos", why_mqtt);
+	}
+	if (rule->action != CFG_ACTION_EXEC) {
+		config_inapplicable(cfg, t, "command", why);
+		config_inapplicable(cfg, t, "timeout", why);
+	}
+	if (rule->action == CFG_ACTION_LOG)
+		config_inapplicable(
+		    cfg, t, "action_on", "needs action = \"exec\" or \"mqtt\"");
+	if (rule->action == CFG_ACTION_LOG)
+		return;
+	if (rule->action == CFG_ACTION_MQTT)
+		config_read_rule_mqtt(cfg, t, rule);
+	else
+		config_read_rule_exec(cfg, t, rule);
 	cfg_get_enum(cfg, t, "action_on", config_action_on, 0, &e);
 	rule->action_on = e == 1 ? CFG_ACTION_ON_FIRE
 	    : e == 2		 ? CFG_ACTION_ON_CLEAR

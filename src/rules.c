@@ -4,7 +4,9 @@
  * and rate rules move on readings and their timestamps; stale rules on a
  * timer armed at the earliest deadline, never a periodic poll. Events go
  * to the emit callback; ones it cannot store wait in a bounded outbox and
- * are retried before the next one. Exec actions go to the action runner.
+ * are retried before the next one. Exec actions go to the action runner;
+ * mqtt actions to one publisher per broker URL, kept across reloads while
+ * some rule still uses it.
  */
 #include <fnmatch.h>
 #include <math.h>
@@ -20,6 +22,7 @@
 #include "config.h"
 #include "json_out.h"
 #include "log.h"
+#include "mqtt_pub.h"
 #include "recid.h"
 #include "rules.h"
 #include "xmalloc.h"
@@ -67,6 +70,9 @@ struct rules_rule {
 	char **command; /* NULL-terminated */
 	double timeout_s;
 	int action_on;
+	char *mqtt_topic; /* mqtt: a template */
+	int mqtt_qos;
+	struct mqtt_pub *pub;	    /* mqtt: rules.pubs owns it */
 	struct rules_track *tracks; /* open addressing, cap a power of 2 */
 	size_t cap;
 	size_t ntracks;
@@ -96,6 +102,8 @@ struct rules {
 	size_t nrules;
 	struct event *timer; /* the next stale deadline */
 	struct action_runner *runner;
+	struct mqtt_pub **pubs; /* one per broker URL */
+	size_t npubs;
 	struct rules_unsaved outbox[RULES_OUTBOX];
 	size_t noutbox;
 	unsigned long long events_lost; /* outbox overflow */
@@ -238,6 +246,7 @@ rules_rule_free(struct rules_rule *ru)
 	for (i = 0; ru->command != NULL && ru->command[i] != NULL; i++)
 		free(ru->command[i]);
 	free(ru->command);
+	free(ru->mqtt_topic);
 	free(ru->tracks);
 }
 
@@ -269,6 +278,10 @@ rules_rule_init(struct rules_rule *ru, const struct cfg_rule *c)
 		ru->command = xcalloc(c->ncommand + 1, sizeof *ru->command);
 		for (i = 0; i < c->ncommand; i++)
 			ru->command[i] = xstrdup(c->command[i]);
+	}
+	if (c->action == CFG_ACTION_MQTT) {
+		ru->mqtt_topic = xstrdup(c->mqtt_topic);
+		ru->mqtt_qos = c->mqtt_qos;
 	}
 }
 
@@ -364,6 +377,76 @@ rules_hold(struct rules *rs, const struct rules_event *ev)
 	u->ev.detail = u->detail;
 }
 
+/* Appends s to buf (a topic being built), as much as fits. */
+static void
+rules_topic_cat(char *buf, size_t len, size_t *n, const char *s, size_t slen)
+{
+	if (*n + slen >= len)
+		slen = *n < len - 1 ? len - 1 - *n : 0;
+	memcpy(buf + *n, s, slen);
+	*n += slen;
+	buf[*n] = '\0';
+}
+
+/* The topic template with {rule}, {sensor} and {event} filled in. */
+static void
+rules_topic(char *buf, size_t len, const struct rules_rule *ru,
+    const struct rules_event *ev)
+{
+	const char *p = ru->mqtt_topic, *v;
+	size_t n = 0, k;
+
+	buf[0] = '\0';
+	while (*p != '\0') {
+		v = NULL;
+		if (strncmp(p, "{rule}", k = 6) == 0)
+			v = ev->rule;
+		else if (strncmp(p, "{sensor}", k = 8) == 0)
+			v = ev->sensor;
+		else if (strncmp(p, "{event}", k = 7) == 0)
+			v = rules_event_kind_name(ev->kind);
+		if (v != NULL) {
+			rules_topic_cat(buf, len, &n, v, strlen(v));
+			p += k;
+		} else
+			rules_topic_cat(buf, len, &n, p++, 1);
+	}
+}
+
+/* mqtt: the event as one JSON object on the rule's topic. */
+static void
+rules_publish(
+    struct rules *rs, struct rules_rule *ru, const struct rules_event *ev)
+{
+	struct json_out j;
+	char topic[512], hex[65];
+
+	if (ru->pub == NULL) {
+		ru->action_errors++;
+		xstrlcpy(ru->last_error, "no publisher for the rule's url",
+		    sizeof ru->last_error);
+		return;
+	}
+	rules_topic(topic, sizeof topic, ru, ev);
+	recid_hex(ev->id, hex);
+	json_out_init(&j);
+	json_out_object_begin(&j, NULL);
+	json_out_string(&j, "rule", ev->rule);
+	json_out_string(&j, "event", rules_event_kind_name(ev->kind));
+	json_out_string(&j, "sensor", ev->sensor);
+	json_out_string(&j, "device", ev->device);
+	json_out_double(&j, "value", ev->value);
+	json_out_double(&j, "ts", ev->ts);
+	json_out_string(&j, "severity", priority_name(ev->severity));
+	json_out_string(&j, "agent", rs->agent_id);
+	json_out_string(&j, "id", hex);
+	json_out_object_end(&j);
+	ru->actions++;
+	action_publish(
+	    rs->runner, ru->pub, ru->name, topic, j.buf, j.len, ru->mqtt_qos);
+	json_out_free(&j);
+}
+
 static void
 rules_run_action(
     struct rules *rs, struct rules_rule *ru, const struct rules_event *ev)
@@ -372,7 +455,7 @@ rules_run_action(
 	char *env[9];
 	int i, n = 0;
 
-	if (ru->action != CFG_ACTION_EXEC)
+	if (ru->action != CFG_ACTION_EXEC && ru->action != CFG_ACTION_MQTT)
 		return;
 	if (!(ru->action_on &
 		(ev->kind == RULES_FIRE ? CFG_ACTION_ON_FIRE
@@ -383,6 +466,10 @@ rules_run_action(
 		ru->action_errors++;
 		xstrlcpy(ru->last_error, "no event loop to run actions",
 		    sizeof ru->last_error);
+		return;
+	}
+	if (ru->action == CFG_ACTION_MQTT) {
+		rules_publish(rs, ru, ev);
 		return;
 	}
 	json_out_format_double(value, ev->value);
@@ -671,6 +758,63 @@ rules_reading(struct rules *rs, const struct reading *r, double mono_now)
 	}
 }
 
+static char *
+rules_client_id(const struct rules *rs)
+{
+	char *id;
+
+	xasprintf(&id, "outpost-%s-actions", rs->agent_id);
+	return id;
+}
+
+/* The publisher for url: the one there is, or a new one. */
+static struct mqtt_pub *
+rules_pub(struct rules *rs, const char *url)
+{
+	struct mqtt_pub *pub;
+	char err[256], *id;
+	size_t i;
+
+	if (rs->base == NULL || url == NULL)
+		return NULL;
+	for (i = 0; i < rs->npubs; i++) {
+		if (strcmp(mqtt_pub_url(rs->pubs[i]), url) == 0)
+			return rs->pubs[i];
+	}
+	id = rules_client_id(rs);
+	pub = mqtt_pub_new(rs->base, url, id, NULL, err, sizeof err);
+	free(id);
+	if (pub == NULL) {
+		log_error("rules", "%s: %s", url, err);
+		return NULL;
+	}
+	rs->pubs = xreallocarray(rs->pubs, rs->npubs + 1, sizeof *rs->pubs);
+	rs->pubs[rs->npubs++] = pub;
+	return pub;
+}
+
+/* After a reload: a publisher no rule uses any more goes. */
+static void
+rules_pubs_prune(struct rules *rs)
+{
+	size_t i = 0, k;
+	int used;
+
+	while (i < rs->npubs) {
+		used = 0;
+		for (k = 0; k < rs->nrules; k++)
+			used |= rs->rules[k].pub == rs->pubs[i];
+		if (used) {
+			i++;
+			continue;
+		}
+		mqtt_pub_free(rs->pubs[i]);
+		memmove(&rs->pubs[i], &rs->pubs[i + 1],
+		    (rs->npubs - i - 1) * sizeof *rs->pubs);
+		rs->npubs--;
+	}
+}
+
 static void
 rules_build(struct rules *rs, const struct config *cfg)
 {
@@ -682,7 +826,10 @@ rules_build(struct rules *rs, const struct config *cfg)
 	rs->nrules = cfg->nrules;
 	for (i = 0; i < cfg->nrules; i++) {
 		rules_rule_init(&rs->rules[i], &cfg->rules[i]);
-		exec |= cfg->rules[i].action == CFG_ACTION_EXEC;
+		exec |= cfg->rules[i].action != CFG_ACTION_LOG;
+		if (cfg->rules[i].action == CFG_ACTION_MQTT)
+			rs->rules[i].pub =
+			    rules_pub(rs, cfg->rules[i].mqtt_url);
 	}
 	if (exec && rs->base != NULL && rs->runner == NULL) {
 		memset(&ao, 0, sizeof ao);
@@ -763,14 +910,22 @@ rules_reconfigure(struct rules *rs, const struct config *cfg, double mono_now)
 	for (i = 0; i < nold; i++)
 		rules_rule_free(&old[i]);
 	free(old);
+	rules_pubs_prune(rs);
 	rules_arm(rs, mono_now);
 }
 
 void
 rules_set_agent_id(struct rules *rs, const char *agent_id)
 {
+	char *id;
+	size_t i;
+
 	free(rs->agent_id);
 	rs->agent_id = xstrdup(agent_id);
+	id = rules_client_id(rs);
+	for (i = 0; i < rs->npubs; i++)
+		mqtt_pub_set_client_id(rs->pubs[i], id);
+	free(id);
 }
 
 void
@@ -783,6 +938,10 @@ rules_free(struct rules *rs)
 	if (rs->noutbox > 0 && rules_flush_outbox(rs) == -1)
 		log_error(
 		    "rules", "%zu events could not be stored", rs->noutbox);
+	/* Before the runner: what is unsent is reported through it. */
+	for (i = 0; i < rs->npubs; i++)
+		mqtt_pub_free(rs->pubs[i]);
+	free(rs->pubs);
 	action_runner_free(rs->runner);
 	if (rs->timer != NULL)
 		event_free(rs->timer);
@@ -852,7 +1011,9 @@ rules_status(const struct rules *rs, struct json_out *j)
 		json_out_int(j, "fired", (long long)st.fired);
 		json_out_int(j, "cleared", (long long)st.cleared);
 		json_out_string(j, "action",
-		    rs->rules[i].action == CFG_ACTION_EXEC ? "exec" : "log");
+		    rs->rules[i].action == CFG_ACTION_EXEC	 ? "exec"
+			: rs->rules[i].action == CFG_ACTION_MQTT ? "mqtt"
+								 : "log");
 		json_out_int(j, "actions", (long long)st.actions);
 		json_out_int(j, "action_errors", (long long)st.action_errors);
 		if (st.last_error[0] != '\0')

@@ -467,9 +467,30 @@ test_config_checks(void **state)
 		    "t.toml:6: [[rule]] 'r' command: is empty" },
 		{ "above = 1\ncommand = [\"/bin/true\"]\n",
 		    "t.toml:5: [[rule]] 'r' command: needs action = \"exec\"" },
-		{ "above = 1\naction = \"mqtt\"\n",
-		    "t.toml:5: [[rule]] 'r' action: 'mqtt' is not one of log, "
-		    "exec" },
+		{ "above = 1\naction = \"mqtt\"\ntopic = \"a/b\"\n",
+		    "t.toml:1: [[rule]] 'r': action = \"mqtt\" needs 'url'" },
+		{ "above = 1\naction = \"mqtt\"\nurl = \"mqtt://h\"\n",
+		    "t.toml:1: [[rule]] 'r': action = \"mqtt\" needs "
+		    "'topic'" },
+		{ "above = 1\naction = \"mqtt\"\nurl = \"mqtts://h\"\n"
+		  "topic = \"a\"\n",
+		    "t.toml:6: [[rule]] 'r' url: 'mqtts://h' is not an "
+		    "mqtt:// URL (TLS is not supported for actions)" },
+		{ "above = 1\naction = \"mqtt\"\nurl = \"mqtt://h:0\"\n"
+		  "topic = \"a\"\n",
+		    "t.toml:6: [[rule]] 'r' url: 'mqtt://h:0': bad port" },
+		{ "above = 1\naction = \"mqtt\"\nurl = \"mqtt://h\"\n"
+		  "topic = \"a/+\"\n",
+		    "t.toml:7: [[rule]] 'r' topic: 'a/+' is not a topic one "
+		    "may publish to (empty, or with + or #)" },
+		{ "above = 1\naction = \"mqtt\"\nurl = \"mqtt://h\"\n"
+		  "topic = \"a\"\nqos = 2\n",
+		    "t.toml:8: [[rule]] 'r' qos: 2 is out of range (0..1)" },
+		{ "above = 1\ntopic = \"a\"\n",
+		    "t.toml:5: [[rule]] 'r' topic: needs action = \"mqtt\"" },
+		{ "above = 1\naction = \"sms\"\n",
+		    "t.toml:5: [[rule]] 'r' action: 'sms' is not one of log, "
+		    "exec, mqtt" },
 		{ "above = 1\naction = \"exec\"\ncommand = [\"/bin/true\"]\n"
 		  "timeout = 0\n",
 		    "t.toml:7: [[rule]] 'r' timeout: 0 is out of range "
