@@ -5,13 +5,14 @@
 # and wchar (every write(2), sockets included, as FACTS.md measures it),
 # at 10 readings/s (10 sim devices at 1 Hz), with the uplink up (a loopback
 # collector, retention 0 so uploaded rows are purged) and with it down.
-#   bench/bench_flash.sh [BUILD_DIR] [SECS] [COMMIT_INTERVAL]
-#   (default build, 120, the config default)
+#   bench/bench_flash.sh [BUILD_DIR] [SECS] [COMMIT_INTERVAL] [FLUSH_INTERVAL]
+#   (default build, 120, the config defaults)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 secs=${2:-120}
 ci=${3:-}
+fi_=${4:-}
 T=$(mktemp -d /tmp/bench-flash.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -36,6 +37,7 @@ listen = "127.0.0.1:$hp"
 enabled = true
 endpoint = "http://127.0.0.1:$ep/v1/batches"
 insecure = true
+${fi_:+flush_interval = $fi_}
 CONF
 		for i in $(seq 1 10); do
 			printf '[[device]]\nname = "d%d"\ntype = "sim"\ninterval = 1\n' "$i"
