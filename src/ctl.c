@@ -458,6 +458,13 @@ ctl_status(const struct config *cfg, const struct ctl_status_opts *o)
 		if (!tty && !o->json)
 			printf("\n");
 	}
+	/*
+	 * A second signal may be pending already (timeout(1) signals the
+	 * child and then its process group; a user may press Ctrl-C twice):
+	 * we are on the way out, so let it go instead of dying of it.
+	 */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	return rc;
 }
