@@ -43,11 +43,24 @@ lib_track() {
 	LIB_PIDS="$LIB_PIDS $1"
 }
 
+# A free port outside the kernel's ephemeral range (32768-60999 here): a
+# port taken from that range can be handed to some client's outgoing
+# connection between our check and the server's bind.
 lib_free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+	python3 -c 'import random, socket
+for _ in range(200):
+    port = random.randrange(20000, 30000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port")'
 }
 
 # lib_cloud_toml URL [EXTRA_LINES]: a [cloud] section for a test
