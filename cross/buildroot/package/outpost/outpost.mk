@@ -13,6 +13,8 @@ OUTPOST_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
 else
 OUTPOST_SITE = $(call qstrip,$(BR2_PACKAGE_OUTPOST_RELEASE_SITE))
 endif
+OUTPOST_LICENSE = ISC
+OUTPOST_LICENSE_FILES = LICENSE
 OUTPOST_DEPENDENCIES = host-pkgconf libevent mbedtls sqlite
 
 # Hardening comes from Buildroot's own options (SSP, RELRO, FORTIFY,
