@@ -6,7 +6,8 @@
 # at 10 readings/s (10 sim devices at 1 Hz), with the uplink up (a loopback
 # collector, retention 0 so uploaded rows are purged) and with it down.
 #   bench/bench_flash.sh [BUILD_DIR] [SECS] [COMMIT_INTERVAL] [FLUSH_INTERVAL]
-#   (default build, 120, the config defaults)
+#   (default build, 120, the config defaults); PAGE_SIZE=N in the
+#   environment sets [store] page_size (default: the config default)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -31,6 +32,7 @@ level = "warn"
 [store]
 retention_hours = 0
 ${ci:+commit_interval = $ci}
+${PAGE_SIZE:+page_size = $PAGE_SIZE}
 [health]
 listen = "127.0.0.1:$hp"
 [cloud]

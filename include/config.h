@@ -117,6 +117,7 @@ struct config {
 		double commit_interval_s;   /* group commit wait */
 		long long commit_max;	    /* readings per transaction */
 		long long checkpoint_pages; /* WAL pages before a checkpoint */
+		long long page_size;	    /* for a store created new */
 		double summary_interval_s;  /* summary period */
 		double pressure_min_age_s;  /* unsent summarized: purge after */
 		double pressure_interval_s; /* storage pressure check */

@@ -1,7 +1,8 @@
 /*
- * The upload queue inside the store: claim a batch (queued -> in_flight),
- * then ack (-> sent), nack (-> queued again, or dead_letter after
- * max_attempts) or reject (-> dead_letter). Also the per-priority TTL and
+ * The upload queue inside the store: claim a batch (read, held in memory
+ * as in flight), then ack (-> sent, or deleted when nothing sent is
+ * kept), nack (attempts + 1; dead_letter after max_attempts), reject
+ * (-> dead_letter) or release (forgotten: still queued). Also the per-priority TTL and
  * the shedding that keeps the store under max_db_bytes (invariant 5).
  * Pending records are found through partial indexes, never copied.
  */
@@ -22,12 +23,14 @@ struct spool_opts {
 	double ttl_s[PRIORITY_COUNT]; /* 0 = forever */
 	long long max_attempts;	      /* 0 = retry forever */
 	long long max_db_bytes;	      /* shedding threshold */
+	int delete_on_ack; /* retention 0: sent records are not kept */
 };
 
 /* The records of one claimed batch, by table, as row ids. */
 struct spool_batch {
 	long long *seqs[SPOOL_TABLES];
 	size_t n[SPOOL_TABLES];
+	long long by_priority[PRIORITY_COUNT];
 	size_t cap;   /* per table, = the batch size */
 	size_t count; /* total records */
 };
@@ -44,8 +47,10 @@ void spool_batch_free(struct spool_batch *);
 
 /*
  * Claims up to max queued records of priority <= max_priority (critical
- * first, then oldest first), marks them in_flight and hands each to cb.
- * Returns the number claimed, or -1 on a store error.
+ * first, then oldest first) and hands each to cb. One batch at a time: the
+ * previous one must have been acked, nacked, rejected or released. The
+ * records stay queued in the store (a crash resends them); the store's
+ * statistics count them as in flight. Returns the number claimed, or -1.
  */
 long long spool_claim(struct spool *, size_t max, enum priority max_priority,
     spool_record_cb *cb, void *arg, struct spool_batch *);

@@ -30,6 +30,7 @@ struct store_opts {
 	long long checkpoint_pages; /* WAL pages before checkpoint */
 	long long cache_kib;	    /* SQLite page cache bound */
 	long long max_pages;	    /* 0 = none; a test/ops knob */
+	long long page_size;	    /* a new store's; 0 = SQLite's default */
 };
 
 struct store_queue_stats {
@@ -64,8 +65,15 @@ int store_add_reading(struct store *, const struct reading *);
 int store_commit(struct store *);
 void store_rollback(struct store *);
 
-/* Start-up recovery (DESIGN invariant 4): in_flight back to queued. */
+/*
+ * Start-up recovery (DESIGN invariant 4): in_flight back to queued. Only
+ * stores written by older versions hold in_flight rows; the batch in
+ * flight now lives in memory (spool.h) and is told here, by priority (NULL:
+ * none), so that the statistics count it in flight rather than queued.
+ */
 int store_requeue_in_flight(struct store *, long long *n);
+void
+store_set_claimed(struct store *, const long long by_priority[PRIORITY_COUNT]);
 
 /*
  * Reads the partial indexes only: the cost grows with the backlog, not

@@ -209,6 +209,7 @@ agent_spool_opts(const struct config *cfg, struct spool_opts *o)
 		o->ttl_s[p] = cfg->cloud.ttl_hours[p] * 3600.0;
 	o->max_attempts = cfg->cloud.retry.max_attempts;
 	o->max_db_bytes = cfg->store.max_db_mb * 1048576LL;
+	o->delete_on_ack = cfg->store.retention_hours == 0;
 }
 
 static void
@@ -528,6 +529,7 @@ agent_new(struct config *cfg, char **cause)
 	so.durability_full = cfg->store.durability == STORE_DURABILITY_FULL;
 	so.checkpoint_pages = cfg->store.checkpoint_pages;
 	so.max_pages = cfg->store.max_pages;
+	so.page_size = cfg->store.page_size;
 	if ((ag->store = store_open(cfg->agent.data_dir, &so, cause)) == NULL)
 		goto fail;
 	if (store_requeue_in_flight(ag->store, &requeued) == 0 && requeued > 0)

@@ -69,7 +69,7 @@ pipeline_new(struct event_base *base, struct store *store,
 	p->store = store;
 	p->agent_id = xstrdup(opts->agent_id);
 	p->commit_interval_s =
-	    opts->commit_interval_s > 0 ? opts->commit_interval_s : 1.0;
+	    opts->commit_interval_s > 0 ? opts->commit_interval_s : 5.0;
 	p->commit_max = opts->commit_max > 0 ? opts->commit_max : 500;
 	p->lowest_admitted = PRIORITY_LOW;
 	p->commit_timer = evtimer_new(base, pipeline_commit_cb, p);

@@ -1,8 +1,13 @@
 /*
- * The upload queue over the store's three record tables. Every state change
- * is one prepared UPDATE per record inside one transaction per batch, so a
- * crash leaves either the old or the new state, and start-up turns stale
- * in_flight back into queued (store_requeue_in_flight).
+ * The upload queue over the store's three record tables. A claim only
+ * reads: the batch in flight lives in memory (the uplink sends one at a
+ * time), because writing "in_flight" into every row and then "sent" over
+ * it rewrote each row's pages twice per upload, and a crash requeues an
+ * unanswered batch anyway (the collector deduplicates by record id). The
+ * outcome is one prepared statement per record inside one transaction per
+ * batch, so a crash leaves either the old or the new state. Stores written
+ * by older versions may hold state 1 rows: start-up requeues them
+ * (store_requeue_in_flight).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,26 +42,23 @@ static const char *const spool_table_names[SPOOL_TABLES] = { "readings",
  * record with its final timestamp.
  */
 static const char *const spool_claim_sql[SPOOL_TABLES] = {
-	"UPDATE readings SET state = 1 WHERE seq IN (SELECT seq FROM readings "
-	"WHERE state = 0 AND priority = ?1 AND synced <> 0 ORDER BY seq "
-	"LIMIT ?2) "
-	"RETURNING seq, id, device, sensor, ts, value, unit, meta, priority",
-	"UPDATE events SET state = 1 WHERE seq IN (SELECT seq FROM events "
-	"WHERE state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2) "
-	"RETURNING seq, id, device, sensor, ts, value, rule, kind, severity, "
-	"priority",
-	"UPDATE summaries SET state = 1 WHERE seq IN (SELECT seq FROM "
-	"summaries WHERE state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2) "
-	"RETURNING seq, id, device, sensor, period_start, unit, period_s, min, "
-	"max, mean, count, last, priority",
+	"SELECT seq, id, device, sensor, ts, value, unit, meta, priority "
+	"FROM readings WHERE state = 0 AND priority = ?1 AND synced <> 0 "
+	"ORDER BY seq LIMIT ?2",
+	"SELECT seq, id, device, sensor, ts, value, rule, kind, severity, "
+	"priority FROM events WHERE state = 0 AND priority = ?1 "
+	"ORDER BY seq LIMIT ?2",
+	"SELECT seq, id, device, sensor, period_start, unit, period_s, min, "
+	"max, mean, count, last, priority FROM summaries "
+	"WHERE state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2",
 };
 
 enum spool_op {
 	SPOOL_CLAIM,
 	SPOOL_ACK,
+	SPOOL_ACK_DELETE,
 	SPOOL_NACK,
 	SPOOL_REJECT,
-	SPOOL_RELEASE,
 	SPOOL_EXPIRE,
 	SPOOL_SHED_QUEUED,
 	SPOOL_SHED_DEAD,
@@ -68,13 +70,13 @@ enum spool_op {
 	{                                                                      \
 		NULL, /* spool_claim_sql */                                    \
 		    "UPDATE " t " SET state = 2, sent_at = ?2 WHERE seq = ?1", \
+		    "DELETE FROM " t " WHERE seq = ?1",                        \
 		    "UPDATE " t                                                \
 		    " SET attempts = attempts + 1, state = CASE WHEN ?2 > 0 "  \
 		    "AND attempts + 1 >= ?2 THEN 3 ELSE 0 END WHERE seq = ?1 " \
 		    "RETURNING state",                                         \
 		    "UPDATE " t                                                \
 		    " SET state = 3, attempts = attempts + 1 WHERE seq = ?1",  \
-		    "UPDATE " t " SET state = 0 WHERE seq = ?1 AND state = 1", \
 		    "DELETE FROM " t                                           \
 		    " WHERE state = 0 AND priority = ?1 AND " ts               \
 		    " < ?2" trusted,                                           \
@@ -106,6 +108,7 @@ struct spool {
 	struct spool_opts opts;
 	sqlite3_stmt *stmt[SPOOL_NOPS][SPOOL_TABLES];
 	sqlite3_stmt *begin;
+	sqlite3_stmt *begin_read;
 	sqlite3_stmt *commit;
 	sqlite3_stmt *rollback;
 	sqlite3_stmt *add_shed;
@@ -145,6 +148,7 @@ spool_new(struct store *st, const struct spool_opts *opts)
 			    spool_prepare(sp, spool_op_sql[t][op]);
 	}
 	sp->begin = spool_prepare(sp, "BEGIN IMMEDIATE");
+	sp->begin_read = spool_prepare(sp, "BEGIN");
 	sp->commit = spool_prepare(sp, "COMMIT");
 	sp->rollback = spool_prepare(sp, "ROLLBACK");
 	sp->add_shed = spool_prepare(sp,
@@ -172,6 +176,7 @@ spool_free(struct spool *sp)
 		for (t = 0; t < SPOOL_TABLES; t++)
 			sqlite3_finalize(sp->stmt[op][t]);
 	sqlite3_finalize(sp->begin);
+	sqlite3_finalize(sp->begin_read);
 	sqlite3_finalize(sp->commit);
 	sqlite3_finalize(sp->rollback);
 	sqlite3_finalize(sp->add_shed);
@@ -207,11 +212,14 @@ spool_batch_free(struct spool_batch *b)
 	memset(b, 0, sizeof *b);
 }
 
+/* The batch is resolved or abandoned: nothing of it is in flight any more. */
 static void
-spool_batch_clear(struct spool_batch *b)
+spool_batch_clear(struct spool *sp, struct spool_batch *b)
 {
 	memset(b->n, 0, sizeof b->n);
+	memset(b->by_priority, 0, sizeof b->by_priority);
 	b->count = 0;
+	store_set_claimed(sp->store, b->by_priority);
 }
 
 static int
@@ -315,10 +323,11 @@ spool_claim(struct spool *sp, size_t max, enum priority max_priority,
 	sqlite3_stmt *s;
 	int p, i, t, rc;
 
-	spool_batch_clear(b);
+	spool_batch_clear(sp, b);
 	if (max > b->cap)
 		max = b->cap;
-	if (spool_begin(sp) == -1)
+	/* One read snapshot over the three tables; nothing is written. */
+	if (spool_step_done(sp, sp->begin_read, "begin") == -1)
 		return -1;
 	for (p = 0; p <= (int)max_priority && b->count < max; p++) {
 		for (i = 0; i < SPOOL_TABLES && b->count < max; i++) {
@@ -329,6 +338,7 @@ spool_claim(struct spool *sp, size_t max, enum priority max_priority,
 			while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 				b->seqs[t][b->n[t]++] =
 				    sqlite3_column_int64(s, 0);
+				b->by_priority[p]++;
 				b->count++;
 				spool_row(s, t, &r);
 				cb(arg, &r);
@@ -338,15 +348,16 @@ spool_claim(struct spool *sp, size_t max, enum priority max_priority,
 				log_error("spool", "claim: %s",
 				    sqlite3_errmsg(sp->db));
 				spool_abort(sp);
-				spool_batch_clear(b);
+				spool_batch_clear(sp, b);
 				return -1;
 			}
 		}
 	}
 	if (spool_commit(sp) == -1) {
-		spool_batch_clear(b);
+		spool_batch_clear(sp, b);
 		return -1;
 	}
+	store_set_claimed(sp->store, b->by_priority);
 	return (long long)b->count;
 }
 
@@ -361,6 +372,9 @@ spool_apply(struct spool *sp, struct spool_batch *b, enum spool_op op,
 
 	if (b->count == 0)
 		return 0;
+	/* Whatever the outcome, the batch is no longer in flight: on a
+	 * store error its records are still queued and go out again. */
+	store_set_claimed(sp->store, NULL);
 	if (spool_begin(sp) == -1)
 		return -1;
 	for (t = 0; t < SPOOL_TABLES; t++) {
@@ -389,14 +403,17 @@ spool_apply(struct spool *sp, struct spool_batch *b, enum spool_op op,
 	}
 	if (spool_commit(sp) == -1)
 		return -1;
-	spool_batch_clear(b);
+	spool_batch_clear(sp, b);
 	return 0;
 }
 
 int
 spool_ack(struct spool *sp, struct spool_batch *b, double now)
 {
-	return spool_apply(sp, b, SPOOL_ACK, now, NULL);
+	/* Kept nothing once sent: deleting now spares the page rewrite of
+	 * marking the rows sent and the purge that would delete them. */
+	return spool_apply(sp, b,
+	    sp->opts.delete_on_ack ? SPOOL_ACK_DELETE : SPOOL_ACK, now, NULL);
 }
 
 int
@@ -419,7 +436,9 @@ spool_reject(struct spool *sp, struct spool_batch *b)
 int
 spool_release(struct spool *sp, struct spool_batch *b)
 {
-	return spool_apply(sp, b, SPOOL_RELEASE, 0, NULL);
+	/* The records were never marked: forgetting the batch requeues it. */
+	spool_batch_clear(sp, b);
+	return 0;
 }
 
 static int

@@ -26,6 +26,8 @@ format = "json"
 [store]
 commit_interval = 0.05
 pressure_interval = 0.2
+# max_pages below is counted in pages of this size
+page_size = 4096
 max_pages = $1
 
 [health]

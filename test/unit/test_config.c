@@ -156,9 +156,10 @@ test_defaults(void **state)
 	assert_int_equal(cfg->store.durability, STORE_DURABILITY_NORMAL);
 	assert_true(cfg->store.max_db_mb == 64);
 	assert_true(cfg->store.retention_hours == 168);
-	assert_true(cfg->store.commit_interval_s == 1.0);
+	assert_true(cfg->store.commit_interval_s == 5.0);
 	assert_true(cfg->store.commit_max == 500);
 	assert_true(cfg->store.checkpoint_pages == 1000);
+	assert_true(cfg->store.page_size == 1024);
 	assert_string_equal(cfg->health.listen, "127.0.0.1:8787");
 	assert_string_equal(cfg->health.admin_token, "");
 	assert_true(cfg->health.timeout_s == 10);
@@ -416,7 +417,7 @@ test_wrong_types_and_ranges(void **state)
 	assert_errors(cfg, want);
 	/* The mistyped or out-of-range values fall back to defaults. */
 	assert_true(cfg->store.max_db_mb == 64);
-	assert_true(cfg->store.commit_interval_s == 1.0);
+	assert_true(cfg->store.commit_interval_s == 5.0);
 	assert_int_equal(cfg->store.durability, STORE_DURABILITY_NORMAL);
 	assert_string_equal(cfg->health.listen, "localhost");
 	assert_true(cfg->sensors.poll_interval_s == 5);
@@ -434,6 +435,10 @@ test_wrong_types_and_ranges(void **state)
 	assert_one_error("[store]\nmax_db_mb = 1048577\n",
 	    "t.toml:2: [store] max_db_mb: 1048577 is out of range "
 	    "(1..1048576)");
+	assert_one_error("[store]\npage_size = 3000\n",
+	    "t.toml:2: [store] page_size: 3000 is not a power of two");
+	assert_one_error("[store]\npage_size = 256\n",
+	    "t.toml:2: [store] page_size: 256 is out of range (512..65536)");
 	assert_one_error("[store]\ncheckpoint_pages = 15\n",
 	    "t.toml:2: [store] checkpoint_pages: 15 is out of range "
 	    "(16..1000000)");

@@ -118,6 +118,7 @@ test_claim_order_and_ack(void **state)
 {
 	struct fixture *f = *state;
 	struct seen seen = { 0 };
+	struct store_queue_stats qs;
 	int i;
 
 	add_readings(f, 5, PRIORITY_LOW, 1000);
@@ -142,12 +143,23 @@ test_claim_order_and_ack(void **state)
 		assert_int_equal(seen.prio[i], PRIORITY_CRITICAL);
 	assert_int_equal(seen.prio[4], PRIORITY_NORMAL);
 	assert_true(seen.ts[4] == 2000 && seen.ts[5] == 2001);
-	assert_int_equal(count_state(f, STORE_IN_FLIGHT), 5);
+	/* A claim writes nothing; the statistics still show the batch. */
+	assert_int_equal(count_state(f, STORE_IN_FLIGHT), 0);
+	assert_int_equal(count_state(f, STORE_QUEUED), 13);
+	assert_int_equal(store_queue_stats(f->store, &qs), 0);
+	assert_int_equal(qs.in_flight, 6);
+	assert_int_equal(qs.pending, 8);
+	assert_int_equal(qs.by_priority[PRIORITY_CRITICAL], 0);
+	assert_int_equal(qs.by_priority[PRIORITY_NORMAL], 3);
+	assert_int_equal(qs.by_priority[PRIORITY_LOW], 5);
 
 	assert_int_equal(spool_ack(f->spool, &f->batch, 4000), 0);
 	assert_int_equal(count_state(f, STORE_SENT), 5);
 	assert_int_equal(count_state(f, STORE_IN_FLIGHT), 0);
 	assert_int_equal(spool_pending(f->spool), 8);
+	assert_int_equal(store_queue_stats(f->store, &qs), 0);
+	assert_int_equal(qs.in_flight, 0);
+	assert_int_equal(qs.pending, 8);
 
 	/* A budget that admits only critical and high finds nothing. */
 	seen.n = 0;
@@ -194,16 +206,66 @@ test_reject_and_requeue(void **state)
 	assert_int_equal(spool_reject(f->spool, &f->batch), 0);
 	assert_int_equal(count_state(f, STORE_DEAD_LETTER), 2);
 
-	/* A crash while in flight: start-up requeues (invariant 4). */
+	/* Released (stop, reload): the same records are claimed again. */
 	assert_int_equal(
 	    spool_claim(f->spool, 3, PRIORITY_LOW, seen_cb, &seen, &f->batch),
 	    3);
+	assert_int_equal(store_queue_stats(f->store, &qs), 0);
+	assert_int_equal(qs.pending, 1);
+	assert_int_equal(qs.in_flight, 3);
+	assert_int_equal(spool_release(f->spool, &f->batch), 0);
+	assert_int_equal(store_queue_stats(f->store, &qs), 0);
+	assert_int_equal(qs.pending, 4);
+	assert_int_equal(qs.in_flight, 0);
+	seen.n = 0;
+	assert_int_equal(
+	    spool_claim(f->spool, 3, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    3);
+	assert_true(seen.ts[0] == 1002 && seen.ts[2] == 1004);
+	assert_int_equal(spool_release(f->spool, &f->batch), 0);
+
+	/* A store written by an older version, which marked in_flight in
+	 * the rows: start-up requeues them (invariant 4). */
+	assert_int_equal(sqlite3_exec(store_db(f->store),
+			     "UPDATE readings SET state = 1 WHERE seq IN "
+			     "(SELECT seq FROM readings WHERE state = 0 "
+			     "LIMIT 3)",
+			     NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(store_queue_stats(f->store, &qs), 0);
+	assert_int_equal(qs.in_flight, 3);
 	assert_int_equal(store_requeue_in_flight(f->store, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(store_queue_stats(f->store, &qs), 0);
 	assert_int_equal(qs.pending, 4);
 	assert_int_equal(qs.in_flight, 0);
 	assert_int_equal(qs.dead_letter, 2);
+}
+
+static void
+test_ack_deletes_when_nothing_is_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct seen seen = { 0 };
+	struct spool_opts po;
+
+	memset(&po, 0, sizeof po);
+	po.delete_on_ack = 1;
+	spool_set_opts(f->spool, &po);
+	add_readings(f, 7, PRIORITY_NORMAL, 1000);
+	assert_int_equal(
+	    spool_claim(f->spool, 4, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    4);
+	assert_int_equal(spool_ack(f->spool, &f->batch, 2000), 0);
+	assert_int_equal(count_state(f, STORE_SENT), 0);
+	assert_int_equal(count_state(f, STORE_QUEUED), 3);
+	assert_int_equal(store_count_readings(f->store), 3);
+	/* A failure still keeps the records, with the attempt counted. */
+	assert_int_equal(
+	    spool_claim(f->spool, 4, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    3);
+	assert_int_equal(spool_nack(f->spool, &f->batch, NULL), 0);
+	assert_int_equal(store_count_readings(f->store), 3);
 }
 
 static void
@@ -265,6 +327,8 @@ main(void)
 		    test_claim_order_and_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_nack_then_dead_letter, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_ack_deletes_when_nothing_is_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_reject_and_requeue, setup, teardown),
 		cmocka_unit_test_setup_teardown(

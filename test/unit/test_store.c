@@ -227,7 +227,9 @@ test_open_modes_and_pragmas(void **state)
 
 	/* durability = full, and a given cache bound. */
 	{
-		struct store_opts so = { 1, 0, 2048, 0 };
+		struct store_opts so = { .durability_full = 1,
+			.cache_kib = 2048,
+			.page_size = 1024 };
 		char *cause = NULL;
 
 		f->st = store_open(f->data, &so, &cause);
@@ -235,7 +237,30 @@ test_open_modes_and_pragmas(void **state)
 		db = store_db(f->st);
 		assert_int_equal(query_int(db, "PRAGMA synchronous"), 2);
 		assert_int_equal(query_int(db, "PRAGMA cache_size"), -2048);
+		/* The page size of an existing store stays what it was. */
+		assert_int_equal(query_int(db, "PRAGMA page_size"), 4096);
 	}
+}
+
+static void
+test_page_size_of_a_new_store(void **state)
+{
+	struct fixture *f = *state;
+	struct store_opts so = { .page_size = 1024 };
+	char *cause = NULL, buf[64];
+
+	f->st = store_open(f->data, &so, &cause);
+	assert_non_null(f->st);
+	assert_int_equal(query_int(store_db(f->st), "PRAGMA page_size"), 1024);
+	add_batch(f->st, 0, 500, PRIORITY_NORMAL);
+	store_free(f->st);
+	so.page_size = 8192;
+	f->st = store_open(f->data, &so, &cause);
+	assert_non_null(f->st);
+	assert_int_equal(query_int(store_db(f->st), "PRAGMA page_size"), 1024);
+	assert_int_equal(store_count_readings(f->st), 500);
+	query_text(store_db(f->st), "PRAGMA integrity_check", buf, sizeof buf);
+	assert_string_equal(buf, "ok");
 }
 
 static void
@@ -933,6 +958,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_open_modes_and_pragmas, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_page_size_of_a_new_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(
