@@ -7,7 +7,10 @@
 # collector, retention 0 so uploaded rows are purged) and with it down.
 #   bench/bench_flash.sh [BUILD_DIR] [SECS] [COMMIT_INTERVAL] [FLUSH_INTERVAL]
 #   (default build, 120, the config defaults); PAGE_SIZE=N in the
-#   environment sets [store] page_size (default: the config default)
+#   environment sets [store] page_size (default: the config default),
+#   RETENTION_HOURS=N keeps uploaded rows N hours (default 0: delete once
+#   sent, so the figure covers the whole life; with N the purge happens
+#   after the run, in bulk)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -30,7 +33,7 @@ data_dir = "$T/$name"
 [logging]
 level = "warn"
 [store]
-retention_hours = 0
+retention_hours = ${RETENTION_HOURS:-0}
 ${ci:+commit_interval = $ci}
 ${PAGE_SIZE:+page_size = $PAGE_SIZE}
 [health]

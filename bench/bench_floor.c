@@ -98,10 +98,18 @@ bench_check(sqlite3 *db, int rc, const char *what)
 	}
 }
 
+long long
+bench_page_size(void)
+{
+	const char *env = getenv("BENCH_PAGE_SIZE");
+
+	return env != NULL ? atoll(env) : 1024;
+}
+
 double
 bench_floor_run(const char *dir, long rows, long txn)
 {
-	struct store_opts so = { 0 };
+	struct store_opts so = { .page_size = bench_page_size() };
 	sqlite3_stmt *ins, *begin, *commit;
 	sqlite3 *db;
 	struct reading r;

@@ -17,6 +17,11 @@ void bench_floor_row(long i, struct reading *r);
  */
 double bench_floor_run(const char *dir, long rows, long txn);
 double bench_now(void);
+/*
+ * The page size of every store a benchmark creates: the agent's default
+ * for a new store (1024), or BENCH_PAGE_SIZE from the environment.
+ */
+long long bench_page_size(void);
 /* A fresh scratch directory under /tmp, and its removal. */
 void bench_mkdtemp(char *dir, size_t len, const char *name);
 void bench_rmtree(const char *dir);

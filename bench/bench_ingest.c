@@ -85,11 +85,7 @@ ingest_run(const char *dir, long rows, long txn, double *cpu_us)
 	double t0, c0, t;
 
 	so.checkpoint_pages = 1000;
-	/* The agent's default for a new store (config.c); BENCH_PAGE_SIZE
-	 * compares others. */
-	so.page_size = getenv("BENCH_PAGE_SIZE") != NULL
-	    ? atoll(getenv("BENCH_PAGE_SIZE"))
-	    : 1024;
+	so.page_size = bench_page_size();
 	if ((st = store_open(dir, &so, &cause)) == NULL) {
 		fprintf(stderr, "store_open: %s\n", cause);
 		exit(1);

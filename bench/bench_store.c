@@ -21,7 +21,7 @@
 static struct store *
 bench_store_open(const char *dir)
 {
-	struct store_opts so = { 0 };
+	struct store_opts so = { .page_size = bench_page_size() };
 	struct store *st;
 	char *cause = NULL;
 

@@ -501,7 +501,7 @@ store_pragmas(struct store *st, const struct store_opts *opts, char **cause)
 	sqlite3_stmt *s = NULL;
 	const char *mode;
 	char *sql = NULL;
-	long long cache_kib, limit;
+	long long cache_kib, limit, page_size;
 	int rv = -1;
 
 	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s,
@@ -525,7 +525,11 @@ store_pragmas(struct store *st, const struct store_opts *opts, char **cause)
 	 * again, while the usual working size is not truncated and regrown
 	 * every time (flash wear).
 	 */
-	limit = 2 * st->checkpoint_pages * (4096 + 24);
+	if (store_query_int(st, "PRAGMA page_size", &page_size) == -1) {
+		xasprintf(cause, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		goto out;
+	}
+	limit = 2 * st->checkpoint_pages * (page_size + 24);
 	xasprintf(&sql,
 	    "PRAGMA synchronous = %s;"
 	    "PRAGMA foreign_keys = OFF;"

@@ -222,6 +222,9 @@ test_open_modes_and_pragmas(void **state)
 	assert_int_equal(query_int(db, "PRAGMA wal_autocheckpoint"), 0);
 	assert_int_equal(query_int(db, "PRAGMA cache_size"), -512);
 	assert_int_equal(query_int(db, "PRAGMA temp_store"), 2);
+	/* Twice the checkpoint threshold of frames of this page size. */
+	assert_int_equal(
+	    query_int(db, "PRAGMA journal_size_limit"), 2 * 1000 * (4096 + 24));
 	assert_int_equal(query_int(db, "PRAGMA busy_timeout"), 100);
 	store_free(f->st);
 
