@@ -36,6 +36,13 @@ struct pipeline_opts {
 struct pipeline_hooks {
 	int (*admit)(void *arg, struct reading *);
 	void (*committed)(void *arg, const struct reading *);
+	/*
+	 * Other writes that ride in the group commit's transaction: called
+	 * after the readings were added (-1 rolls the whole transaction
+	 * back), then told whether it committed.
+	 */
+	int (*in_txn)(void *arg);
+	void (*txn_done)(void *arg, int committed);
 	void *arg;
 };
 

@@ -29,6 +29,7 @@ struct spool_opts {
 /* The records of one claimed batch, by table, as row ids. */
 struct spool_batch {
 	long long *seqs[SPOOL_TABLES];
+	unsigned char (*ids[SPOOL_TABLES])[RECORD_ID_LEN];
 	size_t n[SPOOL_TABLES];
 	long long by_priority[PRIORITY_COUNT];
 	size_t cap;   /* per table, = the batch size */
@@ -54,8 +55,23 @@ void spool_batch_free(struct spool_batch *);
  */
 long long spool_claim(struct spool *, size_t max, enum priority max_priority,
     spool_record_cb *cb, void *arg, struct spool_batch *);
-/* The collector accepted the batch. */
+/* The collector accepted the batch: marked sent (or deleted) at once. */
 int spool_ack(struct spool *, struct spool_batch *, double now);
+/*
+ * The same, written with the next transaction instead of one of its own:
+ * the pipeline's next group commit (spool_settle_in inside it, then
+ * spool_settle_done with its outcome), else the next claim or
+ * spool_free (spool_settle). A reading's insert and its acknowledgement
+ * then share their transactions' fixed page writes, and with retention 0
+ * the pages its deletion frees are rewritten by the inserts of the same
+ * transaction instead of once each. A crash before then sends the batch
+ * again, under the same record ids. Meanwhile the statistics count it as
+ * neither queued nor in flight.
+ */
+int spool_ack_later(struct spool *, struct spool_batch *, double now);
+int spool_settle_in(struct spool *);
+void spool_settle_done(struct spool *, int committed);
+void spool_settle(struct spool *);
 /* A retryable failure: back to queued (dead_letter past max_attempts). */
 int spool_nack(struct spool *, struct spool_batch *, long long *dead);
 /* Rejected by the collector: dead_letter, never retried. */

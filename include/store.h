@@ -74,6 +74,9 @@ void store_rollback(struct store *);
 int store_requeue_in_flight(struct store *, long long *n);
 void
 store_set_claimed(struct store *, const long long by_priority[PRIORITY_COUNT]);
+/* Acknowledged records whose new state is not written yet (spool.h). */
+void
+store_set_settled(struct store *, const long long by_priority[PRIORITY_COUNT]);
 
 /*
  * Reads the partial indexes only: the cost grows with the backlog, not

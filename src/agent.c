@@ -340,6 +340,23 @@ agent_build_edge(struct agent *ag, char **cause)
 	return 0;
 }
 
+/* The uplink's last acknowledged batch is written with the readings. */
+static int
+agent_in_txn_cb(void *arg)
+{
+	struct agent *ag = arg;
+
+	return spool_settle_in(ag->spool);
+}
+
+static void
+agent_txn_done_cb(void *arg, int committed)
+{
+	struct agent *ag = arg;
+
+	spool_settle_done(ag->spool, committed);
+}
+
 static void
 agent_set_hooks(struct agent *ag)
 {
@@ -348,6 +365,8 @@ agent_set_hooks(struct agent *ag)
 	memset(&hooks, 0, sizeof hooks);
 	hooks.admit = agent_admit_cb;
 	hooks.committed = agent_committed_cb;
+	hooks.in_txn = agent_in_txn_cb;
+	hooks.txn_done = agent_txn_done_cb;
 	hooks.arg = ag;
 	pipeline_set_hooks(ag->pipeline, &hooks);
 }

@@ -438,10 +438,16 @@ pipeline_commit(struct pipeline *p)
 			}
 		}
 	}
+	if (p->hooks.in_txn != NULL && p->hooks.in_txn(p->hooks.arg) == -1) {
+		store_rollback(p->store);
+		goto fail;
+	}
 	if (store_commit(p->store) == -1) {
 		store_rollback(p->store);
 		goto fail;
 	}
+	if (p->hooks.txn_done != NULL)
+		p->hooks.txn_done(p->hooks.arg, 1);
 	p->stats.commits++;
 	if (p->stats.consecutive_failures > 0)
 		log_info("pipeline",
@@ -456,6 +462,8 @@ pipeline_commit(struct pipeline *p)
 	p->committing = 0;
 	return 0;
 fail:
+	if (p->hooks.txn_done != NULL)
+		p->hooks.txn_done(p->hooks.arg, 0);
 	p->stats.commit_failures++;
 	p->stats.consecutive_failures++;
 	log_error("pipeline", "commit of %zu readings failed: %s",

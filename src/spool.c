@@ -66,29 +66,30 @@ enum spool_op {
 	SPOOL_NOPS,
 };
 
-#define SPOOL_OPS(t, ts, trusted)                                              \
-	{                                                                      \
-		NULL, /* spool_claim_sql */                                    \
-		    "UPDATE " t " SET state = 2, sent_at = ?2 WHERE seq = ?1", \
-		    "DELETE FROM " t " WHERE seq = ?1",                        \
-		    "UPDATE " t                                                \
-		    " SET attempts = attempts + 1, state = CASE WHEN ?2 > 0 "  \
-		    "AND attempts + 1 >= ?2 THEN 3 ELSE 0 END WHERE seq = ?1 " \
-		    "RETURNING state",                                         \
-		    "UPDATE " t                                                \
-		    " SET state = 3, attempts = attempts + 1 WHERE seq = ?1",  \
-		    "DELETE FROM " t                                           \
-		    " WHERE state = 0 AND priority = ?1 AND " ts               \
-		    " < ?2" trusted,                                           \
-		    "DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t       \
-		    " WHERE "                                                  \
-		    "state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2)",      \
-		    "DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t       \
-		    " WHERE "                                                  \
-		    "state = 3 ORDER BY seq LIMIT ?2)",                        \
-		    "DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t       \
-		    " WHERE "                                                  \
-		    "state = 2 ORDER BY " ts " LIMIT ?2)",                     \
+#define SPOOL_OPS(t, ts, trusted)                                             \
+	{                                                                     \
+		NULL, /* spool_claim_sql */                                   \
+		    "UPDATE " t " SET state = 2, sent_at = ?2 "               \
+		    "WHERE seq = ?1 AND id = ?3",                             \
+		    "DELETE FROM " t " WHERE seq = ?1 AND id = ?3",           \
+		    "UPDATE " t                                               \
+		    " SET attempts = attempts + 1, state = CASE WHEN ?2 > 0 " \
+		    "AND attempts + 1 >= ?2 THEN 3 ELSE 0 END "               \
+		    "WHERE seq = ?1 AND id = ?3 RETURNING state",             \
+		    "UPDATE " t " SET state = 3, attempts = attempts + 1 "    \
+		    "WHERE seq = ?1 AND id = ?3",                             \
+		    "DELETE FROM " t                                          \
+		    " WHERE state = 0 AND priority = ?1 AND " ts              \
+		    " < ?2" trusted,                                          \
+		    "DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t      \
+		    " WHERE "                                                 \
+		    "state = 0 AND priority = ?1 ORDER BY seq LIMIT ?2)",     \
+		    "DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t      \
+		    " WHERE "                                                 \
+		    "state = 3 ORDER BY seq LIMIT ?2)",                       \
+		    "DELETE FROM " t " WHERE seq IN (SELECT seq FROM " t      \
+		    " WHERE "                                                 \
+		    "state = 2 ORDER BY " ts " LIMIT ?2)",                    \
 	}
 
 /*
@@ -107,6 +108,8 @@ struct spool {
 	sqlite3 *db;
 	struct spool_opts opts;
 	sqlite3_stmt *stmt[SPOOL_NOPS][SPOOL_TABLES];
+	struct spool_batch settled; /* acknowledged, not yet written */
+	double settled_at;
 	sqlite3_stmt *begin;
 	sqlite3_stmt *begin_read;
 	sqlite3_stmt *commit;
@@ -140,6 +143,7 @@ spool_new(struct store *st, const struct spool_opts *opts)
 	sp->store = st;
 	sp->db = store_db(st);
 	sp->opts = *opts;
+	spool_batch_init(&sp->settled, 0);
 	for (t = 0; t < SPOOL_TABLES; t++) {
 		sp->stmt[SPOOL_CLAIM][t] =
 		    spool_prepare(sp, spool_claim_sql[t]);
@@ -172,6 +176,8 @@ spool_free(struct spool *sp)
 
 	if (sp == NULL)
 		return;
+	spool_settle(sp);
+	spool_batch_free(&sp->settled);
 	for (op = 0; op < SPOOL_NOPS; op++)
 		for (t = 0; t < SPOOL_TABLES; t++)
 			sqlite3_finalize(sp->stmt[op][t]);
@@ -198,8 +204,10 @@ spool_batch_init(struct spool_batch *b, size_t cap)
 
 	memset(b, 0, sizeof *b);
 	b->cap = cap;
-	for (t = 0; t < SPOOL_TABLES; t++)
+	for (t = 0; t < SPOOL_TABLES; t++) {
 		b->seqs[t] = xcalloc(cap, sizeof *b->seqs[t]);
+		b->ids[t] = xcalloc(cap, sizeof *b->ids[t]);
+	}
 }
 
 void
@@ -207,8 +215,10 @@ spool_batch_free(struct spool_batch *b)
 {
 	int t;
 
-	for (t = 0; t < SPOOL_TABLES; t++)
+	for (t = 0; t < SPOOL_TABLES; t++) {
 		free(b->seqs[t]);
+		free(b->ids[t]);
+	}
 	memset(b, 0, sizeof *b);
 }
 
@@ -324,6 +334,8 @@ spool_claim(struct spool *sp, size_t max, enum priority max_priority,
 	int p, i, t, rc;
 
 	spool_batch_clear(sp, b);
+	/* An acknowledged batch not yet written would be claimed again. */
+	spool_settle(sp);
 	if (max > b->cap)
 		max = b->cap;
 	/* One read snapshot over the three tables; nothing is written. */
@@ -336,11 +348,13 @@ spool_claim(struct spool *sp, size_t max, enum priority max_priority,
 			sqlite3_bind_int(s, 1, p);
 			sqlite3_bind_int64(s, 2, (long long)(max - b->count));
 			while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-				b->seqs[t][b->n[t]++] =
+				spool_row(s, t, &r);
+				b->seqs[t][b->n[t]] =
 				    sqlite3_column_int64(s, 0);
+				memcpy(b->ids[t][b->n[t]], r.id, RECORD_ID_LEN);
+				b->n[t]++;
 				b->by_priority[p]++;
 				b->count++;
-				spool_row(s, t, &r);
 				cb(arg, &r);
 			}
 			sqlite3_reset(s);
@@ -361,22 +375,19 @@ spool_claim(struct spool *sp, size_t max, enum priority max_priority,
 	return (long long)b->count;
 }
 
-/* Runs op on every record of the batch in one transaction. */
+/*
+ * Runs op on every record of the batch inside the open transaction. The
+ * id must match too: a row shed while the batch was away may have left
+ * its seq to a newer reading.
+ */
 static int
-spool_apply(struct spool *sp, struct spool_batch *b, enum spool_op op,
+spool_apply_in(struct spool *sp, const struct spool_batch *b, enum spool_op op,
     double now, long long *dead)
 {
 	sqlite3_stmt *s;
 	size_t i;
 	int t, rc;
 
-	if (b->count == 0)
-		return 0;
-	/* Whatever the outcome, the batch is no longer in flight: on a
-	 * store error its records are still queued and go out again. */
-	store_set_claimed(sp->store, NULL);
-	if (spool_begin(sp) == -1)
-		return -1;
 	for (t = 0; t < SPOOL_TABLES; t++) {
 		s = sp->stmt[op][t];
 		for (i = 0; i < b->n[t]; i++) {
@@ -385,6 +396,8 @@ spool_apply(struct spool *sp, struct spool_batch *b, enum spool_op op,
 				sqlite3_bind_double(s, 2, now);
 			else if (op == SPOOL_NACK)
 				sqlite3_bind_int64(s, 2, sp->opts.max_attempts);
+			sqlite3_bind_blob(
+			    s, 3, b->ids[t][i], RECORD_ID_LEN, SQLITE_STATIC);
 			while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 				if (dead != NULL &&
 				    sqlite3_column_int(s, 0) ==
@@ -396,10 +409,28 @@ spool_apply(struct spool *sp, struct spool_batch *b, enum spool_op op,
 				log_error("spool", "%s: %s",
 				    spool_table_names[t],
 				    sqlite3_errmsg(sp->db));
-				spool_abort(sp);
 				return -1;
 			}
 		}
+	}
+	return 0;
+}
+
+/* Runs op on every record of the batch in a transaction of its own. */
+static int
+spool_apply(struct spool *sp, struct spool_batch *b, enum spool_op op,
+    double now, long long *dead)
+{
+	if (b->count == 0)
+		return 0;
+	/* Whatever the outcome, the batch is no longer in flight: on a
+	 * store error its records are still queued and go out again. */
+	store_set_claimed(sp->store, NULL);
+	if (spool_begin(sp) == -1)
+		return -1;
+	if (spool_apply_in(sp, b, op, now, dead) == -1) {
+		spool_abort(sp);
+		return -1;
 	}
 	if (spool_commit(sp) == -1)
 		return -1;
@@ -407,13 +438,89 @@ spool_apply(struct spool *sp, struct spool_batch *b, enum spool_op op,
 	return 0;
 }
 
+static enum spool_op
+spool_ack_op(const struct spool *sp)
+{
+	/* Kept nothing once sent: deleting spares the page rewrite of
+	 * marking the rows sent and the purge that would delete them. */
+	return sp->opts.delete_on_ack ? SPOOL_ACK_DELETE : SPOOL_ACK;
+}
+
 int
 spool_ack(struct spool *sp, struct spool_batch *b, double now)
 {
-	/* Kept nothing once sent: deleting now spares the page rewrite of
-	 * marking the rows sent and the purge that would delete them. */
-	return spool_apply(sp, b,
-	    sp->opts.delete_on_ack ? SPOOL_ACK_DELETE : SPOOL_ACK, now, NULL);
+	return spool_apply(sp, b, spool_ack_op(sp), now, NULL);
+}
+
+/* Forgets the acknowledged batch: written, or given up on. */
+static void
+spool_settled_clear(struct spool *sp)
+{
+	memset(sp->settled.n, 0, sizeof sp->settled.n);
+	memset(sp->settled.by_priority, 0, sizeof sp->settled.by_priority);
+	sp->settled.count = 0;
+	store_set_settled(sp->store, NULL);
+}
+
+int
+spool_ack_later(struct spool *sp, struct spool_batch *b, double now)
+{
+	int t;
+
+	if (b->count == 0)
+		return 0;
+	spool_settle(sp); /* at most one batch waits */
+	if (sp->settled.cap < b->cap) {
+		spool_batch_free(&sp->settled);
+		spool_batch_init(&sp->settled, b->cap);
+	}
+	for (t = 0; t < SPOOL_TABLES; t++) {
+		memcpy(sp->settled.seqs[t], b->seqs[t],
+		    b->n[t] * sizeof *b->seqs[t]);
+		memcpy(
+		    sp->settled.ids[t], b->ids[t], b->n[t] * sizeof *b->ids[t]);
+		sp->settled.n[t] = b->n[t];
+	}
+	memcpy(sp->settled.by_priority, b->by_priority, sizeof b->by_priority);
+	sp->settled.count = b->count;
+	sp->settled_at = now;
+	spool_batch_clear(sp, b);
+	store_set_settled(sp->store, sp->settled.by_priority);
+	return 0;
+}
+
+int
+spool_settle_in(struct spool *sp)
+{
+	if (sp->settled.count == 0)
+		return 0;
+	return spool_apply_in(
+	    sp, &sp->settled, spool_ack_op(sp), sp->settled_at, NULL);
+}
+
+void
+spool_settle_done(struct spool *sp, int committed)
+{
+	if (committed)
+		spool_settled_clear(sp);
+}
+
+void
+spool_settle(struct spool *sp)
+{
+	if (sp->settled.count == 0)
+		return;
+	if (spool_begin(sp) == -1 || spool_settle_in(sp) == -1 ||
+	    spool_commit(sp) == -1) {
+		spool_abort(sp);
+		/* Not kept for a retry: the store is failing, and the batch
+		 * must not block the claims that drain it. */
+		log_error("spool",
+		    "an acknowledged batch of %zu records could not be "
+		    "marked sent: it will be sent again",
+		    sp->settled.count);
+	}
+	spool_settled_clear(sp);
 }
 
 int

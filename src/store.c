@@ -330,6 +330,7 @@ struct store {
 	int full;	      /* SQLITE_FULL since the last commit that wrote */
 	long long begin_changes; /* sqlite3_total_changes at store_begin */
 	long long claimed[PRIORITY_COUNT]; /* the spool's batch in flight */
+	long long settled[PRIORITY_COUNT]; /* acknowledged, not yet written */
 };
 
 static double
@@ -893,6 +894,15 @@ store_set_claimed(struct store *st, const long long by_priority[PRIORITY_COUNT])
 		memcpy(st->claimed, by_priority, sizeof st->claimed);
 }
 
+void
+store_set_settled(struct store *st, const long long by_priority[PRIORITY_COUNT])
+{
+	if (by_priority == NULL)
+		memset(st->settled, 0, sizeof st->settled);
+	else
+		memcpy(st->settled, by_priority, sizeof st->settled);
+}
+
 int
 store_queue_stats(struct store *st, struct store_queue_stats *qs)
 {
@@ -918,13 +928,18 @@ store_queue_stats(struct store *st, struct store_queue_stats *qs)
 		goto fail;
 	sqlite3_reset(s);
 
-	/* Claimed records are still queued rows: report them in flight. */
+	/* Claimed records are still queued rows: report them in flight;
+	 * acknowledged ones waiting to be written are no longer pending. */
 	for (p = 0; p < PRIORITY_COUNT; p++) {
 		n = st->claimed[p] < qs->by_priority[p] ? st->claimed[p]
 							: qs->by_priority[p];
 		qs->by_priority[p] -= n;
 		qs->pending -= n;
 		qs->in_flight += n;
+		n = st->settled[p] < qs->by_priority[p] ? st->settled[p]
+							: qs->by_priority[p];
+		qs->by_priority[p] -= n;
+		qs->pending -= n;
 	}
 
 	s = st->stmt[STORE_STATS_HELD];

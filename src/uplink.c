@@ -436,10 +436,9 @@ uplink_response_cb(const struct http_result *res, void *arg)
 		return;
 	}
 	if (res->status / 100 == 2) {
-		if (spool_ack(u->spool, &u->batch, uplink_wall()) == -1)
-			log_error("uplink",
-			    "batch accepted but not marked "
-			    "sent: it will be sent again");
+		/* Written with the next group commit (flash wear); a crash
+		 * before it sends the batch again, deduplicated by id. */
+		spool_ack_later(u->spool, &u->batch, uplink_wall());
 		u->st.uploads[UPLINK_RESULT_OK]++;
 		u->st.records_sent += sent;
 		u->st.bytes_sent += u->compress == CLOUD_COMPRESS_GZIP

@@ -205,7 +205,7 @@ test_admit_hook_and_ids(void **state)
 {
 	struct fixture *f = *state;
 	struct pipeline_src *src = pipeline_src_new(f->p, "a", 8);
-	struct pipeline_hooks hooks = { admit_deny_secret, NULL, NULL };
+	struct pipeline_hooks hooks = { .admit = admit_deny_secret };
 	struct reading r, expect;
 	struct acks acks = { 0, 0 };
 	int calls = 0;

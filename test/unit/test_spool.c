@@ -192,6 +192,82 @@ test_nack_then_dead_letter(void **state)
 }
 
 static void
+test_ack_later_rides_the_next_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct seen seen = { 0 };
+	struct spool_opts po;
+	struct store_queue_stats qs;
+
+	memset(&po, 0, sizeof po);
+	po.delete_on_ack = 1;
+	spool_set_opts(f->spool, &po);
+	add_readings(f, 6, PRIORITY_NORMAL, 1000);
+	assert_int_equal(
+	    spool_claim(f->spool, 4, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    4);
+	assert_int_equal(spool_ack_later(f->spool, &f->batch, 2000), 0);
+	/* Nothing written yet, but neither queued nor in flight. */
+	assert_int_equal(store_count_readings(f->store), 6);
+	assert_int_equal(store_queue_stats(f->store, &qs), 0);
+	assert_int_equal(qs.pending, 2);
+	assert_int_equal(qs.in_flight, 0);
+
+	/* A group commit that fails keeps the acknowledgement waiting. */
+	assert_int_equal(store_begin(f->store), 0);
+	assert_int_equal(spool_settle_in(f->spool), 0);
+	store_rollback(f->store);
+	spool_settle_done(f->spool, 0);
+	assert_int_equal(store_count_readings(f->store), 6);
+
+	/* The next one writes it with its own rows. */
+	assert_int_equal(store_begin(f->store), 0);
+	assert_int_equal(spool_settle_in(f->spool), 0);
+	assert_int_equal(store_commit(f->store), 0);
+	spool_settle_done(f->spool, 1);
+	assert_int_equal(store_count_readings(f->store), 2);
+	assert_int_equal(store_queue_stats(f->store, &qs), 0);
+	assert_int_equal(qs.pending, 2);
+
+	/* Without a commit in between, the next claim writes it first and
+	 * never hands out an acknowledged record again. */
+	seen.n = 0;
+	assert_int_equal(
+	    spool_claim(f->spool, 1, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    1);
+	assert_int_equal(spool_ack_later(f->spool, &f->batch, 2001), 0);
+	seen.n = 0;
+	assert_int_equal(
+	    spool_claim(f->spool, 4, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    1);
+	assert_true(seen.ts[0] == 1005);
+	assert_int_equal(store_count_readings(f->store), 1);
+}
+
+static void
+test_ack_matches_the_id_not_only_the_seq(void **state)
+{
+	struct fixture *f = *state;
+	struct seen seen = { 0 };
+
+	add_readings(f, 3, PRIORITY_NORMAL, 1000);
+	assert_int_equal(
+	    spool_claim(f->spool, 3, PRIORITY_LOW, seen_cb, &seen, &f->batch),
+	    3);
+	/* While the batch was away, its newest row was shed and its seq
+	 * went to a new reading. */
+	assert_int_equal(sqlite3_exec(store_db(f->store),
+			     "UPDATE readings SET id = randomblob(32), "
+			     "ts = 5000 WHERE seq = (SELECT max(seq) FROM "
+			     "readings)",
+			     NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(spool_ack(f->spool, &f->batch, 2000), 0);
+	assert_int_equal(count_state(f, STORE_SENT), 2);
+	assert_int_equal(count_state(f, STORE_QUEUED), 1);
+}
+
+static void
 test_reject_and_requeue(void **state)
 {
 	struct fixture *f = *state;
@@ -329,6 +405,10 @@ main(void)
 		    test_nack_then_dead_letter, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_ack_deletes_when_nothing_is_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_ack_later_rides_the_next_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_ack_matches_the_id_not_only_the_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_reject_and_requeue, setup, teardown),
 		cmocka_unit_test_setup_teardown(
