@@ -3,7 +3,8 @@
 
 Listens on 127.0.0.1 only, over HTTP or HTTPS (--cert/--key, optional
 --client-ca for mutual TLS). Every accepted upload is appended to a
-JSON-lines file (--store) with its Idempotency-Key and record ids, and the
+JSON-lines file (--store) with its Idempotency-Key and record ids (and,
+with --records, the JSON records themselves), and the
 counters (connections, TLS handshakes and resumptions, requests, ids) are
 kept in --stats after every change and served at GET /_stats.
 
@@ -20,6 +21,14 @@ Fault modes, from --mode or POST /_control with the mode as the body:
   drop-reused    200 to the first request on a connection; a later one on
                  the same connection is read and the connection closed
                  unanswered (a server that timed out an idle connection)
+  tls:NAME       as ok, but new connections handshake with NAME.pem and
+                 NAME.key from --cert-dir (an expired or untrusted
+                 certificate, another host name); a request on a connection
+                 opened under another certificate is read and the
+                 connection closed unanswered, so the client reconnects
+
+--request-log FILE appends one JSON line per upload request (time, mode,
+records) and per failed TLS handshake, to tell when the client came back.
 """
 
 import argparse
@@ -73,6 +82,14 @@ class State:
             f.write("\n")
         os.replace(tmp, self.args.stats)
 
+    def log_request(self, entry):
+        if not self.args.request_log:
+            return
+        entry["t"] = time.time()
+        with self.lock:
+            with open(self.args.request_log, "a") as f:
+                f.write(json.dumps(entry, sort_keys=True) + "\n")
+
     def snapshot(self):
         with self.lock:
             return dict(self.stats)
@@ -96,7 +113,17 @@ class State:
             self.write_stats()
 
 
-def valid_mode(mode):
+def cert_name(mode):
+    """The certificate a mode serves: NAME for tls:NAME, else None."""
+    return mode[4:] if mode.startswith("tls:") else None
+
+
+def valid_mode(mode, cert_dir=None):
+    if mode.startswith("tls:"):
+        name = mode[4:]
+        return (cert_dir is not None and name.isidentifier() and
+                os.path.exists(os.path.join(cert_dir, name + ".pem")) and
+                os.path.exists(os.path.join(cert_dir, name + ".key")))
     if mode in ("ok", "ok204", "hang", "reset", "trickle", "chunked",
                 "close", "drop-reused"):
         return True
@@ -110,16 +137,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
     server_version = "outpost-test-collector/1"
     timeout = 60  # an idle kept-alive connection is dropped after this
 
+    cert_name = None  # the tls: mode's certificate this connection got
+
     def setup(self):
         st = self.server.state
         ctx = self.server.ssl_context
         if ctx is not None:
+            mode = st.mode
+            self.cert_name = cert_name(mode)
+            ctx = self.server.context_for(self.cert_name)
             try:
                 self.request.settimeout(10)
                 self.request = ctx.wrap_socket(self.request,
                                                server_side=True)
             except (ssl.SSLError, OSError) as e:
                 st.bump("tls_failures")
+                st.log_request({"event": "tls_failure", "mode": mode,
+                                "error": str(e)})
                 self.log_message("TLS handshake failed: %s", e)
                 self.request.close()
                 raise
@@ -174,7 +208,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         if self.path == "/_control":
             mode = self.read_body().decode().strip()
-            if not valid_mode(mode):
+            if not valid_mode(mode, st.args.cert_dir):
                 self.answer(400, b"unknown mode\n")
                 return
             st.set_mode(mode)
@@ -193,17 +227,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "drop-reused" and self.on_connection > 1:
             self.close_connection = True
             return
+        if self.cert_name != cert_name(mode):
+            st.log_request({"event": "dropped", "mode": mode})
+            self.close_connection = True
+            return
         ids = []
+        records = []
         lines = 0
         try:
             doc = json.loads(body) if body else None
             if isinstance(doc, dict):
-                ids = [r.get("id") for r in doc.get("records", [])
-                       if isinstance(r, dict) and "id" in r]
+                records = [r for r in doc.get("records", [])
+                           if isinstance(r, dict) and "id" in r]
+                ids = [r.get("id") for r in records]
         except ValueError:
             lines = len([x for x in body.splitlines() if x.strip()])
-        if mode in STORING:
-            st.store({
+        st.log_request({"event": "request", "mode": mode,
+                        "records": len(ids) or lines})
+        if mode in STORING or cert_name(mode) is not None:
+            entry = {
                 "time": time.time(),
                 "method": self.command,
                 "path": self.path,
@@ -212,9 +254,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "bytes": len(body),
                 "ids": ids,
                 "lines": lines,
-            }, ids)
+            }
+            if st.args.records:
+                entry["records"] = records
+            st.store(entry, ids)
         reply = json.dumps({"accepted": len(ids) or lines}).encode()
-        if mode in ("ok", "drop-reused"):
+        if mode in ("ok", "drop-reused") or cert_name(mode) is not None:
             self.answer(200, reply, [("Content-Type", "application/json")])
         elif mode == "ok204":
             self.answer(204)
@@ -269,6 +314,24 @@ class Server(http.server.ThreadingHTTPServer):
         self.state.bump("connections")
         return conn, addr
 
+    def context_for(self, name):
+        """The server context for a tls: mode's certificate (cached)."""
+        if name is None:
+            return self.ssl_context
+        with self.state.lock:
+            ctx = self.tls_contexts.get(name)
+            if ctx is None:
+                args = self.state.args
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(
+                    os.path.join(args.cert_dir, name + ".pem"),
+                    os.path.join(args.cert_dir, name + ".key"))
+                if args.client_ca:
+                    ctx.verify_mode = ssl.CERT_REQUIRED
+                    ctx.load_verify_locations(args.client_ca)
+                self.tls_contexts[name] = ctx
+            return ctx
+
     def handle_error(self, request, client_address):
         if self.state.args.verbose:
             super().handle_error(request, client_address)
@@ -286,15 +349,23 @@ def main():
     p.add_argument("--mode", default="ok", help="initial fault mode")
     p.add_argument("--store", help="JSON-lines file of accepted uploads")
     p.add_argument("--stats", help="JSON file of counters")
+    p.add_argument("--records", action="store_true",
+                   help="keep each upload's records in --store, not only "
+                   "their ids (to tell what a record id stood for)")
     p.add_argument("--trickle-delay", type=float, default=0.05)
+    p.add_argument("--cert-dir", help="NAME.pem and NAME.key for the "
+                   "tls:NAME modes (HTTPS only)")
+    p.add_argument("--request-log", help="JSON-lines file: one line per "
+                   "upload request and per failed TLS handshake")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
-    if not valid_mode(args.mode):
+    if not valid_mode(args.mode, args.cert_dir):
         p.error("unknown mode: " + args.mode)
 
     server = Server(("127.0.0.1", args.port), Handler)
     server.state = State(args)
     server.ssl_context = None
+    server.tls_contexts = {}
     if args.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
