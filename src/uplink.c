@@ -38,6 +38,7 @@ struct uplink {
 	struct http_client *http;
 
 	/* From the config. */
+	char *settings; /* uplink_settings() of the config in use */
 	char *agent_id;
 	char *endpoint;
 	char *auth_header; /* "Authorization: Bearer ..." */
@@ -597,6 +598,33 @@ uplink_tls_new(const struct config *cfg, char **cause)
 	return tls;
 }
 
+/*
+ * Everything of the config the uplink uses, as one string: a reload that
+ * leaves it unchanged leaves the uplink alone (no new connection, no
+ * handshake, the batch in flight still answered). Changed certificate
+ * files are picked up without a reload (tlsio.h).
+ */
+static char *
+uplink_settings(const struct config *cfg)
+{
+	char *s;
+
+	xasprintf(&s,
+	    "%s|%d|%s|%d|%d|%s|%s|%s|%s|%d|%lld|%.17g|%.17g|%lld|%.17g|"
+	    "%.17g|%.17g|%lld|%d|%lld|%.17g",
+	    cfg->agent.id, cfg->cloud.enabled, cfg->cloud.endpoint,
+	    (int)cfg->cloud.format, (int)cfg->cloud.compress, cfg->cloud.token,
+	    cfg->cloud.ca_file, cfg->cloud.client_cert, cfg->cloud.client_key,
+	    cfg->cloud.insecure, cfg->cloud.batch_size,
+	    cfg->cloud.flush_interval_s, cfg->cloud.timeout_s,
+	    cfg->cloud.max_bytes_per_s, cfg->cloud.daily_budget_mb,
+	    cfg->cloud.retry.base_delay_s, cfg->cloud.retry.max_delay_s,
+	    cfg->cloud.retry.max_attempts, cfg->cloud.retry.jitter,
+	    cfg->cloud.breaker.failure_threshold,
+	    cfg->cloud.breaker.recovery_timeout_s);
+	return s;
+}
+
 struct uplink *
 uplink_new(struct event_base *base, struct store *store, struct spool *sp,
     const struct config *cfg, char **cause)
@@ -613,6 +641,7 @@ uplink_new(struct event_base *base, struct store *store, struct spool *sp,
 	    (uint64_t)clock();
 	if (u->rng == 0)
 		u->rng = 1;
+	u->settings = uplink_settings(cfg);
 	u->flush_timer =
 	    event_new(base, -1, EV_PERSIST, uplink_flush_timer_cb, u);
 	u->retry_timer = evtimer_new(base, uplink_retry_timer_cb, u);
@@ -647,10 +676,21 @@ int
 uplink_reconfigure(struct uplink *u, const struct config *cfg, char **cause)
 {
 	struct tlsio_config *tls = NULL;
+	char *settings = uplink_settings(cfg);
+
+	if (u->settings != NULL && strcmp(settings, u->settings) == 0) {
+		free(settings);
+		log_debug("uplink", "reload: [cloud] unchanged");
+		return 0;
+	}
 
 	if (cfg->cloud.enabled && (tls = uplink_tls_new(cfg, cause)) == NULL &&
-	    *cause != NULL)
+	    *cause != NULL) {
+		free(settings);
 		return -1;
+	}
+	free(u->settings);
+	u->settings = settings;
 	if (u->busy) {
 		/* The answer will never come to us: the batch goes back. */
 		http_client_cancel(u->http);
@@ -700,6 +740,7 @@ uplink_free(struct uplink *u)
 	free(u->batch_ids);
 	json_out_free(&u->body);
 	json_out_free(&u->gz);
+	free(u->settings);
 	free(u->agent_id);
 	free(u->endpoint);
 	free(u->auth_header);

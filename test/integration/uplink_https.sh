@@ -30,6 +30,18 @@ left=$(curl -sf "http://127.0.0.1:$port/metrics" |
 [ -n "$left" ] && [ "$left" -gt $((29 * 86400)) ] && [ "$left" -le $((30 * 86400)) ] ||
 	fail "outpost_tls_cert_expiry_seconds{cert=\"ca\"} = '$left'"
 
+# A reload that leaves [cloud] as it was keeps the connection: no new
+# handshake while uploads go on (a changed [cloud] does reconnect).
+hs0=$(lib_collector_stat coll tls_handshakes)
+req0=$(lib_collector_stat coll requests)
+kill -HUP "$AGENT_PID"
+reloaded() { [ "$(lib_sql "$db" "SELECT count(*) FROM audit WHERE kind = 'reload'")" -ge 1 ]; }
+lib_wait_until 10 reloaded
+more_requests() { [ "$(lib_collector_stat coll requests)" -ge $((req0 + 5)) ]; }
+lib_wait_until 15 more_requests
+hs1=$(lib_collector_stat coll tls_handshakes)
+[ "$hs1" = "$hs0" ] || fail "reload with [cloud] unchanged made $((hs1 - hs0)) new handshakes"
+
 # Stop, then every reading the store calls sent is at the collector, under
 # the same id, and nothing the collector holds is unknown to the store.
 lib_stop_agent TERM; [ "$AGENT_RC" = 0 ] || fail "stop"
