@@ -885,22 +885,26 @@ store_requeue_in_flight(struct store *st, long long *n)
 	return store_run_all(st, stmts, sizeof stmts / sizeof *stmts, NULL, n);
 }
 
+/* Copies the per-priority counts the spool holds in memory (NULL: none). */
+static void
+store_set_counts(long long dst[PRIORITY_COUNT], const long long *src)
+{
+	if (src == NULL)
+		memset(dst, 0, PRIORITY_COUNT * sizeof *dst);
+	else
+		memcpy(dst, src, PRIORITY_COUNT * sizeof *dst);
+}
+
 void
 store_set_claimed(struct store *st, const long long by_priority[PRIORITY_COUNT])
 {
-	if (by_priority == NULL)
-		memset(st->claimed, 0, sizeof st->claimed);
-	else
-		memcpy(st->claimed, by_priority, sizeof st->claimed);
+	store_set_counts(st->claimed, by_priority);
 }
 
 void
 store_set_settled(struct store *st, const long long by_priority[PRIORITY_COUNT])
 {
-	if (by_priority == NULL)
-		memset(st->settled, 0, sizeof st->settled);
-	else
-		memcpy(st->settled, by_priority, sizeof st->settled);
+	store_set_counts(st->settled, by_priority);
 }
 
 int
