@@ -602,6 +602,17 @@ file_tail_seek_end(struct file *f)
 	f->bufoff = f->off;
 }
 
+/* Orders two files by their last write. */
+static int
+file_mtime_cmp(const struct stat *a, const struct stat *b)
+{
+	if (a->st_mtim.tv_sec != b->st_mtim.tv_sec)
+		return a->st_mtim.tv_sec < b->st_mtim.tv_sec ? -1 : 1;
+	if (a->st_mtim.tv_nsec != b->st_mtim.tv_nsec)
+		return a->st_mtim.tv_nsec < b->st_mtim.tv_nsec ? -1 : 1;
+	return 0;
+}
+
 /* Finds the file with inode ino in the directory (a rotated one). */
 static char *
 file_find_inode(struct file *f, uintmax_t ino)
@@ -862,6 +873,59 @@ file_tail_refused(struct adapter *a)
 }
 
 /*
+ * The file rotated out after drained, if path was rotated more than once
+ * before we got to it (while stopped, or behind a fast writer): the
+ * oldest of the other regular files named "<base>.*" or "<base>-*", not
+ * compressed, last written after drained was. NULL: none, go on to path.
+ */
+static char *
+file_find_next_rotated(struct file *f, const struct stat *drained)
+{
+	static const char *const packed[] = { ".gz", ".bz2", ".xz", ".zst",
+		".lz4", ".zip" };
+	struct stat st, cur, best;
+	struct dirent *de;
+	size_t blen = strlen(f->base), nlen, i;
+	char *found = NULL;
+	DIR *d;
+
+	memset(&best, 0, sizeof best);
+	if (stat(f->path, &cur) == -1)
+		memset(&cur, 0, sizeof cur);
+	if ((d = opendir(f->dir)) == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		nlen = strlen(de->d_name);
+		if (nlen <= blen + 1 ||
+		    strncmp(de->d_name, f->base, blen) != 0 ||
+		    (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
+			continue;
+		for (i = 0; i < sizeof packed / sizeof *packed; i++)
+			if (nlen > strlen(packed[i]) &&
+			    strcmp(de->d_name + nlen - strlen(packed[i]),
+				packed[i]) == 0)
+				break;
+		if (i < sizeof packed / sizeof *packed)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+			-1 ||
+		    !S_ISREG(st.st_mode) || st.st_ino == drained->st_ino ||
+		    st.st_ino == cur.st_ino || st.st_size == 0)
+			continue;
+		if (file_mtime_cmp(&st, drained) <= 0)
+			continue; /* older: read before, or not ours */
+		if (found != NULL && file_mtime_cmp(&st, &best) >= 0)
+			continue;
+		free(found);
+		xasprintf(&found, "%s/%s",
+		    strcmp(f->dir, "/") == 0 ? "" : f->dir, de->d_name);
+		best = st;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
  * The old file is drained; move to what path names now, if it has data
  * (a writer that still appends to the old file has not reopened yet; a
  * single writer appends to the new file only after its last old write).
@@ -870,7 +934,9 @@ static int
 file_tail_switch(struct adapter *a)
 {
 	struct file *f = a->priv;
-	struct stat st;
+	struct stat st, drained;
+	char *next;
+	int rc;
 
 	if (stat(f->path, &st) == -1 || st.st_size == 0)
 		return 0;
@@ -883,7 +949,24 @@ file_tail_switch(struct adapter *a)
 	}
 	log_info(a->name, "%s: rotated file done at %jd, following the new one",
 	    f->path, (intmax_t)(f->bufoff + (off_t)f->have));
+	if (fstat(f->fd, &drained) == -1)
+		memset(&drained, 0, sizeof drained);
 	file_tail_close(f);
+	if ((next = file_find_next_rotated(f, &drained)) != NULL) {
+		rc = file_tail_attach(a, next);
+		if (rc == 0) {
+			log_info(a->name,
+			    "draining %s, rotated out in between, first", next);
+			file_tail_rewind(f);
+			f->rotated = 1;
+			file_tail_save(a);
+		}
+		free(next);
+		if (rc == 0) {
+			file_tail_kick(f);
+			return 0;
+		}
+	}
 	if (file_tail_open_next(a) == -1)
 		return -1;
 	file_tail_kick(f);
