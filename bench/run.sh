@@ -2,6 +2,10 @@
 # Runs every benchmark against a Release build and prints the figures that
 # bench/RESULTS.md records. Not part of the tests: figures, not assertions.
 #   bench/run.sh [READINGS]     (default 1000000)
+# The bench_*.sh scripts run with their defaults; the long ones:
+# bench_backlog.sh (1M and 10M pending readings: about 10 minutes and
+# 2 GB of disk) and bench_fleet.sh (100 agents, a 60 s outage, jitter on
+# and off: about 8 minutes, ports 30000-30100).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-1000000}
