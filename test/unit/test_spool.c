@@ -363,6 +363,15 @@ test_ttl_expiry_counts_shed(void **state)
 	assert_int_equal(qs.by_priority[PRIORITY_LOW], 4);
 	assert_int_equal(qs.by_priority[PRIORITY_CRITICAL], 10);
 	assert_int_equal(qs.shed_total, 6);
+
+	/* More expired than one look at the head takes: all of them go,
+	 * window after window, and the young ones stay. */
+	add_readings(f, 4500, PRIORITY_LOW, 2000);
+	add_readings(f, 7, PRIORITY_LOW, 9000);
+	assert_int_equal(spool_expire(f->spool, 8000, &shed), 0);
+	assert_int_equal(shed, 4 + 4500);
+	assert_int_equal(store_queue_stats(f->store, &qs), 0);
+	assert_int_equal(qs.by_priority[PRIORITY_LOW], 7);
 }
 
 static void
