@@ -23,7 +23,7 @@ enum store_state {
 	STORE_DEAD_LETTER = 3,
 };
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store_opts {
 	int durability_full;	    /* synchronous=FULL */

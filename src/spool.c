@@ -164,10 +164,7 @@ spool_new(struct store *st, const struct spool_opts *opts)
 	    "SELECT page_count - freelist_count, "
 	    "page_size FROM pragma_page_count(), pragma_freelist_count(), "
 	    "pragma_page_size()");
-	sp->pending = spool_prepare(sp,
-	    "SELECT (SELECT count(*) FROM "
-	    "readings WHERE state = 0) + (SELECT count(*) FROM events WHERE "
-	    "state = 0) + (SELECT count(*) FROM summaries WHERE state = 0)");
+	sp->pending = spool_prepare(sp, "SELECT sum(n) FROM queue_counts");
 	return sp;
 }
 

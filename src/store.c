@@ -186,6 +186,46 @@ static const char store_schema_v1[] =
 static const char store_schema_v2[] =
 	"CREATE INDEX readings_unsynced ON readings(synced) WHERE synced = 0;";
 
+/*
+ * Version 3: the number of queued records per table and priority, kept by
+ * triggers, so that /health, /metrics and the status history read twelve
+ * rows instead of counting the backlog (seconds of the loop at 10M
+ * pending, bench/bench_backlog.sh). Triggers, not the agent's code, keep
+ * it: every path that queues, sends, sheds or purges (the shell's too)
+ * counts. It costs one more small page per transaction.
+ */
+#define STORE_QUEUE_TRIGGERS(t, n)					\
+	"CREATE TRIGGER " t "_queued_insert AFTER INSERT ON " t		\
+	" WHEN new.state = 0 BEGIN UPDATE queue_counts SET n = n + 1 "	\
+	"WHERE tbl = " n " AND priority = new.priority; END;"		\
+	"CREATE TRIGGER " t "_queued_delete AFTER DELETE ON " t		\
+	" WHEN old.state = 0 BEGIN UPDATE queue_counts SET n = n - 1 "	\
+	"WHERE tbl = " n " AND priority = old.priority; END;"		\
+	"CREATE TRIGGER " t "_queued_update AFTER UPDATE OF state, "	\
+	"priority ON " t " WHEN old.state = 0 OR new.state = 0 BEGIN "	\
+	"UPDATE queue_counts SET n = n - 1 WHERE old.state = 0 AND "	\
+	"tbl = " n " AND priority = old.priority; "			\
+	"UPDATE queue_counts SET n = n + 1 WHERE new.state = 0 AND "	\
+	"tbl = " n " AND priority = new.priority; END;"		\
+	"UPDATE queue_counts SET n = (SELECT count(*) FROM " t		\
+	" WHERE state = 0 AND priority = queue_counts.priority) "	\
+	"WHERE tbl = " n ";"
+
+static const char store_schema_v3[] =
+	"CREATE TABLE queue_counts ("
+	"tbl INTEGER NOT NULL," /* 0 readings, 1 events, 2 summaries */
+	"priority INTEGER NOT NULL,"
+	"n INTEGER NOT NULL,"
+	"PRIMARY KEY (tbl, priority)) WITHOUT ROWID;"
+	"INSERT INTO queue_counts (tbl, priority, n) "
+	"SELECT t.value, p.value, 0 FROM "
+	"(SELECT 0 AS value UNION ALL SELECT 1 UNION ALL SELECT 2) AS t, "
+	"(SELECT 0 AS value UNION ALL SELECT 1 UNION ALL SELECT 2 "
+	"UNION ALL SELECT 3) AS p;"
+	STORE_QUEUE_TRIGGERS("readings", "0")
+	STORE_QUEUE_TRIGGERS("events", "1")
+	STORE_QUEUE_TRIGGERS("summaries", "2");
+
 /* clang-format on */
 
 struct store_migration {
@@ -196,6 +236,7 @@ struct store_migration {
 static const struct store_migration store_migrations[] = {
 	{ 1, store_schema_v1 },
 	{ 2, store_schema_v2 },
+	{ 3, store_schema_v3 },
 };
 
 enum store_stmt {
@@ -266,13 +307,24 @@ static const struct store_stmt_def store_stmt_defs[STORE_NSTMT] = {
 	    "UPDATE events SET state = 0 WHERE state = 1" },
 	[STORE_REQUEUE_SUMMARIES] = { "requeue summaries",
 	    "UPDATE summaries SET state = 0 WHERE state = 1" },
+	/*
+	 * Counts from queue_counts. The oldest: the earliest timestamp among
+	 * the 64 longest-waiting records of each priority (arrival order is
+	 * the index's; records stamped out of order arrive close together),
+	 * not a min() over the whole backlog.
+	 */
 	[STORE_STATS_PENDING] = { "queue stats",
-	    "SELECT priority, count(*), min(ts) FROM readings "
-	    "WHERE state = 0 GROUP BY priority UNION ALL "
-	    "SELECT priority, count(*), min(ts) FROM events "
-	    "WHERE state = 0 GROUP BY priority UNION ALL "
-	    "SELECT priority, count(*), min(period_start) FROM summaries "
-	    "WHERE state = 0 GROUP BY priority" },
+	    "SELECT priority, n, CASE tbl "
+	    "WHEN 0 THEN (SELECT min(ts) FROM (SELECT ts FROM readings "
+	    "WHERE state = 0 AND priority = q.priority ORDER BY seq "
+	    "LIMIT 64)) "
+	    "WHEN 1 THEN (SELECT min(ts) FROM (SELECT ts FROM events "
+	    "WHERE state = 0 AND priority = q.priority ORDER BY seq "
+	    "LIMIT 64)) "
+	    "ELSE (SELECT min(period_start) FROM (SELECT period_start FROM "
+	    "summaries WHERE state = 0 AND priority = q.priority ORDER BY "
+	    "seq LIMIT 64)) END "
+	    "FROM queue_counts AS q WHERE n > 0" },
 	[STORE_STATS_HELD] = { "queue stats",
 	    "SELECT "
 	    "(SELECT count(*) FROM readings WHERE state = 1) + "

@@ -607,7 +607,8 @@ test_queue_stats(void **state)
 	assert_true(qs.oldest_pending_ts == 1716990000.0);
 	exec_ok(store_db(f->st), "DELETE FROM summaries");
 	assert_int_equal(store_queue_stats(f->st, &qs), 0);
-	/* Then the reading stamped earliest (seq 40), not the first queued. */
+	/* Then the reading stamped earliest (seq 40), not the first queued
+	 * (among the first 64 queued of each priority). */
 	assert_true(qs.oldest_pending_ts == 1717000061.0);
 	assert_int_equal(qs.pending, 25);
 }
@@ -702,7 +703,7 @@ query_plan(sqlite3 *db, sqlite3_stmt *stmt, char *buf, size_t len)
 static void
 test_stats_cost_bounded(void **state)
 {
-	static const char *const prefixes[] = { "SELECT priority, count(*)",
+	static const char *const prefixes[] = { "SELECT priority, n, CASE",
 		"SELECT (SELECT count(*) FROM readings WHERE state = 1)",
 		"SELECT CAST(value AS INTEGER) FROM meta",
 		"UPDATE readings SET state = 0", "UPDATE events SET state = 0",
@@ -766,6 +767,82 @@ test_stats_cost_bounded(void **state)
 			fail_msg("%s: %lld VM steps over 20000 rows",
 			    prefixes[i], steps);
 	}
+}
+
+/* The statistics' counts against a real count over the table. */
+static void
+assert_counts_true(struct store *st)
+{
+	sqlite3 *db = store_db(st);
+	struct store_queue_stats qs;
+	char sql[160];
+	int p;
+
+	assert_int_equal(store_queue_stats(st, &qs), 0);
+	for (p = 0; p < PRIORITY_COUNT; p++) {
+		snprintf(sql, sizeof sql,
+		    "SELECT (SELECT count(*) FROM readings WHERE state = 0 AND "
+		    "priority = %d) + (SELECT count(*) FROM events WHERE "
+		    "state = 0 AND priority = %d)",
+		    p, p);
+		assert_int_equal(qs.by_priority[p], query_int(db, sql));
+	}
+}
+
+/*
+ * Many queued: the counts come from queue_counts, kept by triggers through
+ * every kind of change (the agent's and a shell's), and reading them
+ * touches a few pages whatever the backlog.
+ */
+static void
+test_queue_counts_follow_every_change(void **state)
+{
+	struct fixture *f = *state;
+	struct store_queue_stats qs;
+	sqlite3 *db;
+	int hit, miss, hi;
+
+	f->st = open_store(f, 0, 0);
+	db = store_db(f->st);
+	add_batch(f->st, 0, 6000, PRIORITY_NORMAL);
+	add_batch(f->st, 6000, 3000, PRIORITY_LOW);
+	add_batch(f->st, 0, 100, PRIORITY_NORMAL); /* replays: ignored */
+	assert_counts_true(f->st);
+	sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_HIT, &hit, &hi, 1);
+	sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_MISS, &miss, &hi, 1);
+	assert_int_equal(store_queue_stats(f->st, &qs), 0);
+	sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_HIT, &hit, &hi, 0);
+	sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_MISS, &miss, &hi, 0);
+	if (hit + miss > 40)
+		fail_msg(
+		    "queue stats fetched %d pages for 9000 queued", hit + miss);
+	assert_int_equal(qs.pending, 9000);
+
+	exec_ok(db, "UPDATE readings SET state = 2 WHERE seq <= 1000");
+	assert_counts_true(f->st);
+	exec_ok(db,
+	    "UPDATE readings SET state = 3 WHERE seq BETWEEN 1001 AND "
+	    "1100");
+	assert_counts_true(f->st);
+	exec_ok(db,
+	    "UPDATE readings SET state = 0 WHERE seq BETWEEN 1001 AND "
+	    "1050");
+	assert_counts_true(f->st);
+	exec_ok(db,
+	    "UPDATE readings SET priority = 0 WHERE seq BETWEEN 2000 "
+	    "AND 2099");
+	assert_counts_true(f->st);
+	exec_ok(db, "DELETE FROM readings WHERE seq BETWEEN 5000 AND 7000");
+	assert_counts_true(f->st);
+	exec_ok(db, "DELETE FROM readings WHERE state = 2");
+	assert_counts_true(f->st);
+	exec_ok(db,
+	    "INSERT INTO events (id, rule, kind, device, sensor, ts, value, "
+	    "severity, priority) VALUES (randomblob(32), 'r', 'fire', 'd', "
+	    "'s', 1, 2, 1, 1)");
+	assert_counts_true(f->st);
+	assert_int_equal(store_queue_stats(f->st, &qs), 0);
+	assert_int_equal(qs.by_priority[PRIORITY_HIGH], 1);
 }
 
 static void
@@ -963,6 +1040,8 @@ main(void)
 		    test_open_modes_and_pragmas, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_page_size_of_a_new_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_queue_counts_follow_every_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(
