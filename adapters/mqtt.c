@@ -42,6 +42,7 @@
 #include <event2/util.h>
 
 #include "adapter.h"
+#include "dial.h"
 #include "json_out.h"
 #include "log.h"
 #include "mqtt_codec.h"
@@ -134,10 +135,7 @@ struct mqtt {
 	enum mqtt_phase phase;
 	unsigned long gen; /* counts connections */
 	struct evdns_base *dns;
-	struct evdns_getaddrinfo_request *dns_req;
-	struct evutil_addrinfo *ai;
-	struct evutil_addrinfo *ai_next;
-	char connect_error[160];
+	struct dial *dial; /* resolving and connecting */
 	int fd;
 	struct event *io;
 	short io_what;
@@ -213,7 +211,6 @@ struct mqtt {
 static void mqtt_fail(struct mqtt *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 static void mqtt_connect(struct mqtt *);
-static void mqtt_connect_next(struct mqtt *);
 static void mqtt_step(struct mqtt *);
 static void mqtt_io_cb(evutil_socket_t, short, void *);
 
@@ -667,14 +664,8 @@ mqtt_send_ack(struct mqtt *m, uint16_t id)
 static void
 mqtt_close(struct mqtt *m)
 {
-	if (m->dns_req != NULL) {
-		/* The cancelled lookup calls back at once with EAI_CANCEL. */
-		evdns_getaddrinfo_cancel(m->dns_req);
-		m->dns_req = NULL;
-	}
-	if (m->ai != NULL)
-		evutil_freeaddrinfo(m->ai);
-	m->ai = m->ai_next = NULL;
+	dial_cancel(m->dial);
+	m->dial = NULL;
 	if (m->io != NULL) {
 		event_del(m->io);
 		m->io_what = 0;
@@ -805,14 +796,13 @@ mqtt_handshake_step(struct mqtt *m)
 }
 
 static void
-mqtt_connected(struct mqtt *m)
+mqtt_connected(struct mqtt *m, int fd)
 {
 	char err[256];
 	int one = 1;
 
+	m->fd = fd;
 	setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	evutil_freeaddrinfo(m->ai);
-	m->ai = m->ai_next = NULL;
 	if (!m->tls_on) {
 		mqtt_send_connect(m);
 		return;
@@ -831,111 +821,27 @@ mqtt_connected(struct mqtt *m)
 	mqtt_handshake_step(m);
 }
 
+/* Resolved: status and the timeout say "connecting" from now on. */
 static void
-mqtt_format_addr(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-		snprintf(buf, len, "[%s]:%d", ip, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-		snprintf(buf, len, "%s:%d", ip, ntohs(s4->sin_port));
-	}
-}
-
-/* Tries the resolved addresses in turn. */
-static void
-mqtt_connect_next(struct mqtt *m)
-{
-	struct evutil_addrinfo *ai;
-	char addr[INET6_ADDRSTRLEN + 8];
-	int fd;
-
-	m->phase = MQTT_CONNECTING;
-	for (; (ai = m->ai_next) != NULL; m->ai_next = ai->ai_next) {
-		mqtt_format_addr(ai->ai_addr, addr, sizeof addr);
-		fd = socket(ai->ai_family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1) {
-			snprintf(m->connect_error, sizeof m->connect_error,
-			    "socket: %s", strerror(errno));
-			continue;
-		}
-		m->fd = fd;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			mqtt_connected(m);
-			return;
-		}
-		if (errno == EINPROGRESS) {
-			mqtt_wait(m, EV_WRITE);
-			return;
-		}
-		snprintf(m->connect_error, sizeof m->connect_error,
-		    "connect to %s: %s", addr, strerror(errno));
-		close(fd);
-		m->fd = -1;
-	}
-	mqtt_fail(m, "%s",
-	    m->connect_error[0] != '\0' ? m->connect_error
-					: "no address to connect to");
-}
-
-static void
-mqtt_connect_done(struct mqtt *m)
-{
-	char addr[INET6_ADDRSTRLEN + 8];
-	int error = 0;
-	socklen_t len = sizeof error;
-
-	if (getsockopt(m->fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
-		error = errno;
-	if (error == 0) {
-		mqtt_connected(m);
-		return;
-	}
-	mqtt_format_addr(m->ai_next->ai_addr, addr, sizeof addr);
-	snprintf(m->connect_error, sizeof m->connect_error, "connect to %s: %s",
-	    addr, strerror(error));
-	mqtt_wait(m, 0);
-	close(m->fd);
-	m->fd = -1;
-	m->ai_next = m->ai_next->ai_next;
-	mqtt_connect_next(m);
-}
-
-static void
-mqtt_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
+mqtt_dial_cb(const struct dial_result *r, void *arg)
 {
 	struct mqtt *m = arg;
 
-	if (result == EVUTIL_EAI_CANCEL)
-		return; /* closing */
-	m->dns_req = NULL;
-	if (result != 0) {
-		mqtt_fail(
-		    m, "resolve %s: %s", m->host, evutil_gai_strerror(result));
+	if (r->event == DIAL_RESOLVED) {
+		m->phase = MQTT_CONNECTING;
 		return;
 	}
-	m->ai = m->ai_next = ai;
-	mqtt_connect_next(m);
+	m->dial = NULL; /* over: it frees itself */
+	if (r->event == DIAL_CONNECTED)
+		mqtt_connected(m, r->fd);
+	else
+		mqtt_fail(m, "%s", r->error);
 }
 
 static void
 mqtt_connect(struct mqtt *m)
 {
-	struct evutil_addrinfo hints;
-	struct evdns_getaddrinfo_request *req;
-	char port[8];
-
 	m->gen++;
-	m->connect_error[0] = '\0';
 	m->session_present = 0;
 	memset(m->granted, 0xff, m->ntopics);
 	adapter_set_state(m->a, ADAPTER_CONNECTING);
@@ -948,16 +854,8 @@ mqtt_connect(struct mqtt *m)
 		mqtt_fail(m, "resolve %s: cannot set up the resolver", m->host);
 		return;
 	}
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_NUMERICSERV;
-	snprintf(port, sizeof port, "%d", m->port);
-	/* Numeric hosts and /etc/hosts answer before this returns. */
-	req = evdns_getaddrinfo(m->dns, m->host, port, &hints, mqtt_dns_cb, m);
-	if (req != NULL)
-		m->dns_req = req;
+	m->dial =
+	    dial_start(m->a->base, m->dns, m->host, m->port, mqtt_dial_cb, m);
 }
 
 static void
@@ -1729,9 +1627,6 @@ mqtt_io_cb(evutil_socket_t fd, short what, void *arg)
 	struct mqtt *m = arg;
 
 	switch (m->phase) {
-	case MQTT_CONNECTING:
-		mqtt_connect_done(m);
-		break;
 	case MQTT_HANDSHAKE:
 		mqtt_handshake_step(m);
 		break;

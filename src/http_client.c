@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "dial.h"
 #include "http_client.h"
 #include "http_response.h"
 #include "log.h"
@@ -57,10 +58,7 @@ struct http_conn {
 	int tls_on;
 	char *host;
 	int port;
-	struct evdns_getaddrinfo_request *dns_req;
-	struct evutil_addrinfo *ai;
-	struct evutil_addrinfo *ai_next; /* address being tried */
-	char connect_error[160];
+	struct dial *dial; /* resolving and connecting */
 	uint64_t bytes_in; /* plain sockets */
 	uint64_t bytes_out;
 	int no_reuse; /* bytes after the response */
@@ -113,7 +111,6 @@ struct http_client {
 static void http_client_fail(struct http_client *, enum http_layer,
     const char *, ...) __attribute__((format(printf, 3, 4)));
 static void http_conn_io_cb(evutil_socket_t, short, void *);
-static void http_conn_connect_next(struct http_conn *);
 static void http_client_connect(struct http_client *);
 static void http_client_send_step(struct http_client *);
 static void http_client_recv_step(struct http_client *);
@@ -314,14 +311,8 @@ http_conn_close(struct http_conn *conn, const char *reason)
 		http_client_account(c);
 	log_debug(c->log_name, "closing connection to %s:%d: %s", conn->host,
 	    conn->port, reason);
-	if (conn->dns_req != NULL) {
-		/* The cancelled lookup calls back at once with EAI_CANCEL. */
-		evdns_getaddrinfo_cancel(conn->dns_req);
-		conn->dns_req = NULL;
-	}
-	if (conn->ai != NULL)
-		evutil_freeaddrinfo(conn->ai);
-	conn->ai = conn->ai_next = NULL;
+	dial_cancel(conn->dial);
+	conn->dial = NULL;
 	if (conn->io != NULL)
 		event_del(conn->io);
 	event_del(conn->timer);
@@ -458,61 +449,14 @@ http_client_retry_stale(struct http_client *c, const char *why)
 }
 
 static void
-http_client_dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
-{
-	struct http_conn *conn = arg;
-	struct http_client *c;
-
-	if (result == EVUTIL_EAI_CANCEL)
-		return; /* the connection is being closed */
-	c = conn->client;
-	conn->dns_req = NULL;
-	if (result != 0) {
-		http_client_fail(c, HTTP_LAYER_DNS, "resolve %s: %s",
-		    conn->host, evutil_gai_strerror(result));
-		return;
-	}
-	conn->ai = conn->ai_next = ai;
-	conn->state = HTTP_CONN_CONNECTING;
-	http_conn_connect_next(conn);
-}
-
-static void
-http_client_connect(struct http_client *c)
-{
-	struct http_conn *conn;
-	struct evutil_addrinfo hints;
-	struct evdns_getaddrinfo_request *req;
-	char port[8];
-
-	conn = c->conn = http_conn_new(c);
-	c->base_in = c->base_out = 0;
-	c->tls_resumed = 0;
-	conn->state = HTTP_CONN_RESOLVING;
-	http_conn_arm(conn, c->opt.connect_timeout_s);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_NUMERICSERV;
-	snprintf(port, sizeof port, "%d", conn->port);
-	/* Numeric hosts and /etc/hosts answer before this returns. */
-	req = evdns_getaddrinfo(
-	    c->dns, conn->host, port, &hints, http_client_dns_cb, conn);
-	if (req != NULL)
-		conn->dns_req = req;
-}
-
-static void
-http_conn_connected(struct http_conn *conn)
+http_conn_connected(struct http_conn *conn, int fd)
 {
 	struct http_client *c = conn->client;
 	char err[256];
 	int one = 1;
 
+	conn->fd = fd;
 	setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	evutil_freeaddrinfo(conn->ai);
-	conn->ai = conn->ai_next = NULL;
 	c->connections++;
 	event_del(conn->timer);
 	if (!conn->tls_on) {
@@ -531,88 +475,38 @@ http_conn_connected(struct http_conn *conn)
 	http_client_handshake_step(c);
 }
 
+/* The timeout says "connect" once resolved; a failure keeps its layer. */
 static void
-http_client_format_addr(const struct sockaddr *sa, char *buf, size_t len)
+http_conn_dial_cb(const struct dial_result *r, void *arg)
 {
-	char ip[INET6_ADDRSTRLEN];
+	struct http_conn *conn = arg;
 
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-		snprintf(buf, len, "[%s]:%d", ip, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-		snprintf(buf, len, "%s:%d", ip, ntohs(s4->sin_port));
-	}
-}
-
-/* Tries the addresses in turn until one accepts or none is left. */
-static void
-http_conn_connect_next(struct http_conn *conn)
-{
-	struct http_client *c = conn->client;
-	struct evutil_addrinfo *ai;
-	char addr[INET6_ADDRSTRLEN + 8];
-	int fd;
-
-	for (; (ai = conn->ai_next) != NULL; conn->ai_next = ai->ai_next) {
-		http_client_format_addr(ai->ai_addr, addr, sizeof addr);
-		fd = socket(ai->ai_family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1) {
-			snprintf(conn->connect_error,
-			    sizeof conn->connect_error, "socket: %s",
-			    strerror(errno));
-			continue;
-		}
-		conn->fd = fd;
-		if (conn->io != NULL) {
-			event_free(conn->io);
-			conn->io = NULL;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			http_conn_connected(conn);
-			return;
-		}
-		if (errno == EINPROGRESS) {
-			http_conn_wait(conn, EV_WRITE);
-			return;
-		}
-		snprintf(conn->connect_error, sizeof conn->connect_error,
-		    "connect to %s: %s", addr, strerror(errno));
-		close(fd);
-		conn->fd = -1;
-	}
-	http_client_fail(c, HTTP_LAYER_TCP, "%s",
-	    conn->connect_error[0] != '\0' ? conn->connect_error
-					   : "no address to connect to");
-}
-
-static void
-http_conn_connect_done(struct http_conn *conn)
-{
-	char addr[INET6_ADDRSTRLEN + 8];
-	int error = 0;
-	socklen_t len = sizeof error;
-
-	if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
-		error = errno;
-	if (error == 0) {
-		http_conn_connected(conn);
+	if (r->event == DIAL_RESOLVED) {
+		conn->state = HTTP_CONN_CONNECTING;
 		return;
 	}
-	http_client_format_addr(conn->ai_next->ai_addr, addr, sizeof addr);
-	snprintf(conn->connect_error, sizeof conn->connect_error,
-	    "connect to %s: %s", addr, strerror(error));
-	event_del(conn->io);
-	close(conn->fd);
-	conn->fd = -1;
-	conn->ai_next = conn->ai_next->ai_next;
-	http_conn_connect_next(conn);
+	conn->dial = NULL; /* over: it frees itself */
+	if (r->event == DIAL_CONNECTED)
+		http_conn_connected(conn, r->fd);
+	else
+		http_client_fail(conn->client,
+		    r->layer == DIAL_LAYER_DNS ? HTTP_LAYER_DNS
+					       : HTTP_LAYER_TCP,
+		    "%s", r->error);
+}
+
+static void
+http_client_connect(struct http_client *c)
+{
+	struct http_conn *conn;
+
+	conn = c->conn = http_conn_new(c);
+	c->base_in = c->base_out = 0;
+	c->tls_resumed = 0;
+	conn->state = HTTP_CONN_RESOLVING;
+	http_conn_arm(conn, c->opt.connect_timeout_s);
+	conn->dial = dial_start(
+	    c->base, c->dns, conn->host, conn->port, http_conn_dial_cb, conn);
 }
 
 static void
@@ -1009,9 +903,6 @@ http_conn_io_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	switch (conn->state) {
-	case HTTP_CONN_CONNECTING:
-		http_conn_connect_done(conn);
-		break;
 	case HTTP_CONN_HANDSHAKE:
 		http_client_handshake_step(c);
 		break;
