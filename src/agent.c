@@ -485,10 +485,11 @@ agent_maintenance(struct agent *ag)
 
 	spool_expire(ag->spool, now, &n);
 	pressure_check(ag->pressure, now);
-	if (ag->cfg->store.retention_hours > 0)
-		store_purge_sent(ag->store,
-		    now - (double)ag->cfg->store.retention_hours * 3600.0, &n);
+	/* retention_hours = 0 keeps nothing once sent, it is not "forever". */
+	store_purge_sent(ag->store,
+	    now - (double)ag->cfg->store.retention_hours * 3600.0, &n);
 	store_checkpoint(ag->store, 0);
+	agent_trim_memory(ag);
 }
 
 static void

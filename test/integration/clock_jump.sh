@@ -67,7 +67,7 @@ uploaded() { wc -l <"$T/records.jsonl"; }
 # start_faked SPEC_VAR=VALUE...: the agent under libfaketime.
 start_faked() {
 	env "$@" FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$faketime_lib" \
-		"$OUTPOST_BIN" -c "$T/outpost.toml" >>"$T/agent.log" 2>&1 &
+		$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/outpost.toml" >>"$T/agent.log" 2>&1 &
 	AGENT_PID=$!
 	lib_wait_http "http://127.0.0.1:$port/health/live"
 }

@@ -91,7 +91,7 @@ name = "nopath"
 type = "file"
 mode = "follow"
 EOF2
-"$OUTPOST_BIN" -c "$T/bad.toml" --check >"$T/check.out" 2>&1
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/bad.toml" --check >"$T/check.out" 2>&1
 rc=$?
 [ "$rc" = 1 ] || fail "--check of a bad file device: exit $rc"
 for want in \
@@ -105,7 +105,7 @@ for want in \
 		fail "--check did not report: $want"
 	}
 done
-"$OUTPOST_BIN" -c "$T/outpost.toml" --check >/dev/null 2>&1 ||
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/outpost.toml" --check >/dev/null 2>&1 ||
 	fail "the test config does not pass --check"
 
 lib_start_agent "$T/outpost.toml"

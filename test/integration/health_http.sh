@@ -350,7 +350,7 @@ lib_track $!
 lib_wait_until 5 test -s "$T/busy"
 busy=$(cat "$T/busy")
 lib_write_config "$T/outpost3.toml" "$busy" </dev/null
-"$OUTPOST_BIN" -c "$T/outpost3.toml" >"$T/busy.log" 2>&1
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/outpost3.toml" >"$T/busy.log" 2>&1
 rc=$?
 [ "$rc" != 0 ] || fail "agent started on a busy port"
 grep -q "cannot listen on 127.0.0.1:$busy: bind: Address already in use" "$T/busy.log" ||

@@ -92,7 +92,7 @@ name = "gw"
 type = "http"
 mode = "push"
 EOF2
-"$OUTPOST_BIN" -c "$T/outpost.toml" --check >"$T/check.out" 2>&1 ||
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/outpost.toml" --check >"$T/check.out" 2>&1 ||
 	fail "config rejected: $(cat "$T/check.out")"
 db="$T/data/outpost.db"
 lib_start_agent "$T/outpost.toml"

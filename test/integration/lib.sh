@@ -7,8 +7,14 @@ set -u
 : "${OUTPOST_BIN:?run through ctest (OUTPOST_BIN unset)}"
 : "${OUTPOST_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 # A checker (e.g. "valgrind --error-exitcode=99 --leak-check=full") to run
-# the agent under.
+# the agent under; test/valgrind.sh sets it. Its log file can name the
+# scenario with valgrind's %q{LIB_SCENARIO}.
 : "${OUTPOST_WRAPPER:=}"
+# Multiplies every lib_wait_* deadline and the grace given at exit, for a
+# checker that slows the agent down (an integer; valgrind wants about 5).
+: "${OUTPOST_TIME_SCALE:=1}"
+LIB_SCENARIO=$(basename "$0" .sh)
+export LIB_SCENARIO
 
 LIB_PIDS=""
 AGENT_PID=""
@@ -23,9 +29,24 @@ fail() {
 	exit 1
 }
 
+# TERM first, so servers stop their own children (nginx's workers outlive
+# a killed master) and a checked agent writes its report; then KILL
+# whatever still runs after 2 s (scaled).
 lib_cleanup() {
-	local p
+	local p="" left="" alive="" deadline
 	for p in $AGENT_PID $LIB_PIDS; do
+		kill -TERM "$p" 2>/dev/null && left="$left $p"
+	done
+	deadline=$(( $(date +%s%N) / 1000000 + 2000 * OUTPOST_TIME_SCALE ))
+	while [ -n "$left" ] && [ "$(( $(date +%s%N) / 1000000 ))" -lt "$deadline" ]; do
+		sleep 0.05
+		alive=""
+		for p in $left; do
+			lib_alive "$p" && alive="$alive $p"
+		done
+		left=$alive
+	done
+	for p in $left; do
 		kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -38,7 +59,15 @@ lib_init() {
 	trap 'exit 1' INT TERM
 }
 
-# Tracks a background server so it is killed at exit.
+# lib_alive PID: true while PID runs (a zombie not yet reaped does not).
+lib_alive() {
+	local st=""
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }	# after "pid (comm) ", comm may hold spaces
+	[ "${st%% *}" != Z ]
+}
+
+# Tracks a background server so it is stopped at exit.
 lib_track() {
 	LIB_PIDS="$LIB_PIDS $1"
 }
@@ -64,7 +93,8 @@ else:
 }
 
 # lib_cloud_toml URL [EXTRA_LINES]: a [cloud] section for a test
-# collector, with timers shrunk so tests never wait for real defaults.
+# collector, with timers shrunk so tests never wait for real defaults. The
+# request timeout is scaled: a TLS handshake under valgrind takes seconds.
 lib_cloud_toml() {
 	cat <<CLOUD
 [cloud]
@@ -74,7 +104,7 @@ ca_file = "$T/certs/ca.pem"
 token = "test-token"
 batch_size = 50
 flush_interval = 0.2
-timeout = 2
+timeout = $((2 * OUTPOST_TIME_SCALE))
 ${2:-}
 
 [cloud.retry]
@@ -150,7 +180,7 @@ lib_start_agent() {
 
 # lib_wait_http URL [DEADLINE_S]: waits until URL answers 2xx.
 lib_wait_http() {
-	local url=$1 deadline=$(( $(date +%s) + ${2:-20} ))
+	local url=$1 deadline=$(( $(date +%s) + ${2:-20} * OUTPOST_TIME_SCALE ))
 	while ! curl -sf -o /dev/null --max-time 2 "$url"; do
 		if [ -n "$AGENT_PID" ] && ! kill -0 "$AGENT_PID" 2>/dev/null; then
 			fail "agent died while waiting for $url"
@@ -162,7 +192,7 @@ lib_wait_http() {
 
 # lib_wait_port PORT [DEADLINE_S]: waits until something listens there.
 lib_wait_port() {
-	local port=$1 deadline=$(( $(date +%s) + ${2:-20} ))
+	local port=$1 deadline=$(( $(date +%s) + ${2:-20} * OUTPOST_TIME_SCALE ))
 	while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
 		[ "$(date +%s)" -ge "$deadline" ] && fail "nothing listens on $port"
 		sleep 0.1
@@ -171,7 +201,7 @@ lib_wait_port() {
 
 # lib_wait_until DEADLINE_S CMD...: polls CMD until it succeeds.
 lib_wait_until() {
-	local deadline=$(( $(date +%s) + $1 )); shift
+	local deadline=$(( $(date +%s) + $1 * OUTPOST_TIME_SCALE )); shift
 	until "$@"; do
 		[ "$(date +%s)" -ge "$deadline" ] && fail "timed out waiting: $*"
 		sleep 0.1

@@ -76,7 +76,7 @@ reconnect_max = 0.5
 connect_timeout = 5
 payload = "number"
 EOF
-"$OUTPOST_BIN" -c "$T/outpost.toml" --check >"$T/check.out" 2>&1 ||
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/outpost.toml" --check >"$T/check.out" 2>&1 ||
 	fail "config check: $(cat "$T/check.out")"
 lib_start_agent "$T/outpost.toml"
 lib_wait_http "http://127.0.0.1:$port/health/live"

@@ -169,7 +169,7 @@ url = "mqtts://[::1]:8883"
 topics = ["x"]
 ca_file = ""
 EOF
-"$OUTPOST_BIN" -c "$T/bad.toml" --check >"$T/check.out" 2>&1 &&
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/bad.toml" --check >"$T/check.out" 2>&1 &&
 	fail "a bad mqtt config passed --check"
 for want in \
 	"bad.toml:7: [[device]] 'm' url: 'http://x' is not an mqtt:// or mqtts:// URL" \

@@ -59,7 +59,7 @@ client_key = \"$c/client.key\""
 	device nocert "mqtts://localhost:$mport" "y/#" "ca_file = \"$c/ca.pem\""
 	device plain "mqtt://127.0.0.1:$tport" "z/#"
 } | lib_write_config "$T/outpost.toml" "$port"
-"$OUTPOST_BIN" -c "$T/outpost.toml" --check >"$T/check.out" 2>&1 ||
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/outpost.toml" --check >"$T/check.out" 2>&1 ||
 	fail "config check: $(cat "$T/check.out")"
 
 field() {

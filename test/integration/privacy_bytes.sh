@@ -85,7 +85,7 @@ buffer = 1000
 EOF2
 db="$T/data/outpost.db"
 export OUTPOST_HMAC_KEY="$key"
-"$OUTPOST_BIN" -c "$T/outpost.toml" --print-config >"$T/printed" 2>&1 ||
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/outpost.toml" --print-config >"$T/printed" 2>&1 ||
 	fail "--print-config: $(cat "$T/printed")"
 grep -q "$key" "$T/printed" && fail "--print-config shows the HMAC key"
 grep -q 'hmac_key = "\*\*\*"' "$T/printed" || fail "hmac_key not masked"

@@ -111,7 +111,7 @@ EOF2
 db="$T/data/outpost.db"
 health="http://127.0.0.1:$port/health"
 
-"$OUTPOST_BIN" -c "$T/outpost.toml" --check >"$T/check.out" 2>&1 ||
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/outpost.toml" --check >"$T/check.out" 2>&1 ||
 	fail "config does not pass --check: $(cat "$T/check.out")"
 export OUTPOST_TOKEN="sekrit-token-do-not-pass-on"
 lib_start_agent "$T/outpost.toml"

@@ -57,16 +57,16 @@ url = "mqtt://127.0.0.1:$mport"
 topic = "alerts/{rule}/{event}"
 qos = 1
 EOF
-"$OUTPOST_BIN" -c "$T/outpost.toml" --check >"$T/check.out" 2>&1 ||
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/outpost.toml" --check >"$T/check.out" 2>&1 ||
 	fail "config does not pass --check: $(cat "$T/check.out")"
 
 # A rule without its url or with a bad topic is refused.
 sed -e '/^url = /d' "$T/outpost.toml" >"$T/bad1.toml"
-"$OUTPOST_BIN" -c "$T/bad1.toml" --check >"$T/bad1.out" 2>&1 &&
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/bad1.toml" --check >"$T/bad1.out" 2>&1 &&
 	fail "a mqtt rule without url passed --check"
 grep -q "needs 'url'" "$T/bad1.out" || fail "bad1: $(cat "$T/bad1.out")"
 sed -e 's|^topic = .*|topic = "alerts/#"|' "$T/outpost.toml" >"$T/bad2.toml"
-"$OUTPOST_BIN" -c "$T/bad2.toml" --check >"$T/bad2.out" 2>&1 &&
+$OUTPOST_WRAPPER "$OUTPOST_BIN" -c "$T/bad2.toml" --check >"$T/bad2.out" 2>&1 &&
 	fail "a mqtt rule with topic alerts/# passed --check"
 grep -q "topic" "$T/bad2.out" || fail "bad2: $(cat "$T/bad2.out")"
 
