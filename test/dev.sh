@@ -15,7 +15,8 @@ build_pkgs="build-essential cmake pkg-config libevent-dev libsqlite3-dev
 	libmbedtls-dev zlib1g-dev"
 test_pkgs="libcmocka-dev clang clang-format libclang-rt-14-dev libfuzzer-14-dev sqlite3
 	curl openssl python3 mosquitto mosquitto-clients nginx prometheus
-	victoria-metrics procps iproute2 faketime chromium systemd"
+	victoria-metrics procps iproute2 faketime chromium systemd valgrind
+	ninja-build"
 
 dev_install() {
 	local missing="" p sudo=""
@@ -77,6 +78,8 @@ test)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir "$top/build-asan" --output-on-failure -j "$jobs"
+	echo "valgrind: memcheck on the core scenarios"
+	bash "$top/test/valgrind.sh" "$top/build-valgrind" quick
 	echo "cross: armhf (32-bit ARMv7, mbedtls 2.28) under qemu"
 	bash "$top/cross/test.sh" armhf
 	# Last, so its summary is the closing line CI reads.
