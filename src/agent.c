@@ -489,7 +489,6 @@ agent_maintenance(struct agent *ag)
 	store_purge_sent(ag->store,
 	    now - (double)ag->cfg->store.retention_hours * 3600.0, &n);
 	store_checkpoint(ag->store, 0);
-	agent_trim_memory(ag);
 }
 
 static void
