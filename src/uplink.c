@@ -228,9 +228,16 @@ uplink_fail(struct uplink *u, const char *layer, const char *reason,
 	if (u->st.breaker == UPLINK_BREAKER_HALF_OPEN ||
 	    u->st.consecutive_failures >= u->failure_threshold)
 		uplink_set_breaker(u, UPLINK_BREAKER_OPEN);
-	if (u->st.breaker == UPLINK_BREAKER_OPEN)
+	if (u->st.breaker == UPLINK_BREAKER_OPEN) {
+		/*
+		 * Jittered like the backoff: a fleet that lost the collector
+		 * together would otherwise probe it in step, recovery_timeout
+		 * after the same failure (bench/bench_fleet.sh).
+		 */
 		delay = u->recovery_timeout_s;
-	else
+		if (u->jitter)
+			delay *= 0.5 + 0.5 * uplink_random(u);
+	} else
 		delay = uplink_backoff_s(u);
 	if (retry_after_s > 0 && (double)retry_after_s > delay)
 		delay = (double)retry_after_s;

@@ -12,6 +12,9 @@ base="https://localhost:$COLLECTOR_PORT"
 port=$(lib_free_port)
 LIB_CLOUD=$(lib_cloud_toml "$base/v1/batches") \
 	lib_write_config "$T/outpost.toml" "$port" </dev/null
+# Probes 1..2 s apart once open (recovery_timeout with jitter: 50..100%).
+sed -i 's/^recovery_timeout = 1$/recovery_timeout = 2/' "$T/outpost.toml"
+grep -q '^recovery_timeout = 2$' "$T/outpost.toml" || fail "config not adjusted"
 lib_start_agent "$T/outpost.toml"
 lib_wait_http "http://127.0.0.1:$port/health/live"
 db="$T/data/outpost.db"
@@ -24,6 +27,9 @@ h=$(health)
 [ "$(echo "$h" | lib_json connection.last_error.layer)" = http ] || fail "layer: $h"
 echo "$h" | lib_json connection.last_error.message | grep -q 503 || fail "message: $h"
 [ "$(echo "$h" | lib_json status)" = degraded ] || fail "open breaker is not degraded: $h"
+next=$(echo "$h" | lib_json connection.next_attempt_in_s)
+python3 -c "import sys; sys.exit(not 0 <= float('$next') <= 2.0)" ||
+	fail "next attempt in $next s with recovery_timeout 2"
 p1=$(echo "$h" | lib_json queue.pending)
 sleep 1
 p2=$(health | lib_json queue.pending)
