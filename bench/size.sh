@@ -6,7 +6,8 @@
 #
 # Prints a Markdown table: stripped binary sizes; RSS a few seconds after
 # start and after MINUTES (default 10) of simulated ingest (10 sim devices
-# at 10 Hz and the system adapter, cloud off), for the agent and the floor.
+# at 10 Hz and the system adapter, cloud off), for the agent and the floor,
+# and how far the agent's RSS is over the floor's (the target's measure).
 #
 # RSS is VmRSS and RssAnon (anonymous, private) from /proc/PID/status on
 # x86-64. Under qemu the process also holds qemu itself (its code, the
@@ -158,7 +159,7 @@ size_kib() {	# strip FILE: "N bytes (K KiB)" once stripped
 	printf '%s B (%s KiB)' "$n" "$(awk -v n="$n" 'BEGIN { printf "%.0f", n / 1024 }')"
 }
 
-kb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+kb() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
 
 declare -A run build strip pid port mem0 mem1 stored
 for arch in $archs; do
@@ -249,6 +250,12 @@ fmt() {	# "rss anon qemu" -> "R / A"
 	read -r r a q <<<"$1"
 	printf '%s / %s' "$(kb "$r")" "$(kb "$a")"
 }
+over() {	# "rss anon qemu" of the agent and of the floor -> "+D"
+	local r a q fr
+	read -r r a q <<<"$1"
+	read -r fr a q <<<"$2"
+	printf '+%s' "$(kb $((r - fr)))"
+}
 qemu_of() {
 	local r a q
 	read -r r a q <<<"$1"
@@ -264,14 +271,19 @@ for arch in $archs; do
 		"$(size_kib "${strip[$arch]}" "${build[$arch]}/minimal_floor")"
 done
 echo
-printf '| arch | process | RSS / anon MiB, 5 s after start | after %s min | readings stored | qemu VmRSS MiB (start, end) |\n' "$minutes"
-echo "|---|---|---|---|---|---|"
+printf '| arch | process | RSS / anon MiB, 5 s after start | after %s min | RSS over the floor MiB (start, end) | readings stored | qemu VmRSS MiB (start, end) |\n' "$minutes"
+echo "|---|---|---|---|---|---|---|"
 for arch in $archs; do
 	for p in $procs; do
 		k=$arch.$p
-		printf '| %s | %s | %s | %s | %s | %s, %s |\n' "$arch" "$p" \
-			"$(fmt "${mem0[$k]}")" "$(fmt "${mem1[$k]}")" \
-			"${stored[$k]:--}" "$(qemu_of "${mem0[$k]}")" \
+		d="-"
+		if [ "$p" != floor ]; then
+			d="$(over "${mem0[$k]}" "${mem0[$arch.floor]}")"
+			d="$d, $(over "${mem1[$k]}" "${mem1[$arch.floor]}")"
+		fi
+		printf '| %s | %s | %s | %s | %s | %s | %s, %s |\n' "$arch" \
+			"$p" "$(fmt "${mem0[$k]}")" "$(fmt "${mem1[$k]}")" \
+			"$d" "${stored[$k]:--}" "$(qemu_of "${mem0[$k]}")" \
 			"$(qemu_of "${mem1[$k]}")"
 	done
 done

@@ -12,6 +12,11 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <sqlite3.h>
+#if defined(__GLIBC__) && !defined(__UCLIBC__)
+#include <malloc.h>
+#define AGENT_MALLOC_TRIM 1
+#endif
 
 #include "adapter.h"
 #include "agent.h"
@@ -476,6 +481,23 @@ agent_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/*
+ * Gives back what start-up or a burst left behind, at the idle points (after
+ * start-up and after each maintenance pass). SQLite frees its cache pages
+ * not in use: the cache would otherwise keep up to cache_size of pages the
+ * idle loop never touches again, and the few a commit needs are read back
+ * from the kernel's page cache. Then glibc returns free heap pages to the
+ * kernel (it keeps them otherwise); musl does that on its own.
+ */
+static void
+agent_trim_memory(struct agent *ag)
+{
+	sqlite3_db_release_memory(store_db(ag->store));
+#ifdef AGENT_MALLOC_TRIM
+	malloc_trim(0);
+#endif
+}
+
 /* Storage upkeep: TTL, the size cap, retention, a bounded WAL. */
 static void
 agent_maintenance(struct agent *ag)
@@ -489,6 +511,7 @@ agent_maintenance(struct agent *ag)
 	store_purge_sent(ag->store,
 	    now - (double)ag->cfg->store.retention_hours * 3600.0, &n);
 	store_checkpoint(ag->store, 0);
+	agent_trim_memory(ag);
 }
 
 static void

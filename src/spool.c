@@ -136,23 +136,26 @@ spool_prepare(struct spool *sp, const char *sql)
 	return s;
 }
 
+/* A per-table statement, prepared when first needed. */
+static sqlite3_stmt *
+spool_stmt(struct spool *sp, enum spool_op op, int t)
+{
+	if (sp->stmt[op][t] == NULL)
+		sp->stmt[op][t] = spool_prepare(sp,
+		    op == SPOOL_CLAIM ? spool_claim_sql[t]
+				      : spool_op_sql[t][op]);
+	return sp->stmt[op][t];
+}
+
 struct spool *
 spool_new(struct store *st, const struct spool_opts *opts)
 {
 	struct spool *sp = xcalloc(1, sizeof *sp);
-	int op, t;
 
 	sp->store = st;
 	sp->db = store_db(st);
 	sp->opts = *opts;
 	spool_batch_init(&sp->settled, 0);
-	for (t = 0; t < SPOOL_TABLES; t++) {
-		sp->stmt[SPOOL_CLAIM][t] =
-		    spool_prepare(sp, spool_claim_sql[t]);
-		for (op = SPOOL_ACK; op < SPOOL_NOPS; op++)
-			sp->stmt[op][t] =
-			    spool_prepare(sp, spool_op_sql[t][op]);
-	}
 	sp->begin = spool_prepare(sp, "BEGIN IMMEDIATE");
 	sp->begin_read = spool_prepare(sp, "BEGIN");
 	sp->commit = spool_prepare(sp, "COMMIT");
@@ -343,7 +346,7 @@ spool_claim(struct spool *sp, size_t max, enum priority max_priority,
 	for (p = 0; p <= (int)max_priority && b->count < max; p++) {
 		for (i = 0; i < SPOOL_TABLES && b->count < max; i++) {
 			t = spool_claim_order[i];
-			s = sp->stmt[SPOOL_CLAIM][t];
+			s = spool_stmt(sp, SPOOL_CLAIM, t);
 			sqlite3_bind_int(s, 1, p);
 			sqlite3_bind_int64(s, 2, (long long)(max - b->count));
 			while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -388,7 +391,7 @@ spool_apply_in(struct spool *sp, const struct spool_batch *b, enum spool_op op,
 	int t, rc;
 
 	for (t = 0; t < SPOOL_TABLES; t++) {
-		s = sp->stmt[op][t];
+		s = spool_stmt(sp, op, t);
 		for (i = 0; i < b->n[t]; i++) {
 			sqlite3_bind_int64(s, 1, b->seqs[t][i]);
 			if (op == SPOOL_ACK)
@@ -568,7 +571,7 @@ spool_expire(struct spool *sp, double now, long long *shed)
 		if (sp->opts.ttl_s[p] <= 0)
 			continue;
 		for (t = 0; t < SPOOL_TABLES; t++) {
-			s = sp->stmt[SPOOL_EXPIRE][t];
+			s = spool_stmt(sp, SPOOL_EXPIRE, t);
 			sqlite3_bind_int(s, 1, p);
 			sqlite3_bind_double(s, 2, now - sp->opts.ttl_s[p]);
 			sqlite3_bind_int(s, 3, SPOOL_EXPIRE_SCAN);
@@ -635,7 +638,7 @@ spool_shed_chunk(struct spool *sp, enum spool_op op, int priority)
 	int t;
 
 	for (t = 0; t < SPOOL_TABLES; t++) {
-		s = sp->stmt[op][t];
+		s = spool_stmt(sp, op, t);
 		if (op == SPOOL_SHED_QUEUED)
 			sqlite3_bind_int(s, 1, priority);
 		sqlite3_bind_int(s, 2, SPOOL_SHED_CHUNK);

@@ -732,6 +732,15 @@ store_open_db(struct store *st, const struct store_opts *opts, char **cause)
 		    st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
 		return -1;
 	}
+	/*
+	 * Lookaside: 12,000 bytes (7 slots of 1200 and 28 of 128) instead of
+	 * SQLite's default 48,000, which stays resident once start-up has
+	 * used it. The insert path holds few small allocations at a time:
+	 * this size still serves all of them (about 9 per reading, measured
+	 * with SQLITE_DBSTATUS_LOOKASIDE_HIT/MISS_FULL); fewer slots send
+	 * them to malloc. A no-op where SQLite omits lookaside (Debian 12).
+	 */
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 1200, 10);
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	/* Refuse a newer schema before switching its journal mode. */

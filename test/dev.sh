@@ -82,6 +82,8 @@ test)
 	bash "$top/test/valgrind.sh" "$top/build-valgrind" quick
 	echo "cross: armhf (32-bit ARMv7, mbedtls 2.28) under qemu"
 	bash "$top/cross/test.sh" armhf
+	echo "cross: aarch64 (mbedtls 3.6 from Debian 13) under qemu"
+	bash "$top/cross/test.sh" aarch64
 	# Last, so its summary is the closing line CI reads.
 	ctest --test-dir "$top/build" --output-on-failure -j "$jobs"
 	;;

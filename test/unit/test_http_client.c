@@ -1470,6 +1470,85 @@ test_tlsio_direct(void **state)
 	close(fd);
 }
 
+/*
+ * A CA bundle is held as DER and parsed only for a handshake: 100 other
+ * CAs in front of the one that signed the server, which must still verify;
+ * the parsed chain is there during the handshake and gone after it.
+ */
+static void
+test_tlsio_ca_parsed_for_handshake(void **state)
+{
+	struct ctx *x = *state;
+	struct server *s = collector_start(x, "ok", "cert=server", NULL);
+	struct sockaddr_in sin;
+	struct pollfd pfd;
+	struct tlsio *t;
+	enum tlsio_status st;
+	char path[320], err[256], *other, *ca;
+	FILE *f;
+	int fd, i;
+#ifdef __GLIBC__
+	struct mallinfo2 m0, m1, m2;
+#endif
+
+	path_in_dir(path, sizeof path, "other-ca.crt");
+	other = read_file(path);
+	path_in_dir(path, sizeof path, "ca.crt");
+	ca = read_file(path);
+	assert_non_null(other);
+	assert_non_null(ca);
+	path_in_dir(path, sizeof path, "bundle.crt");
+	assert_non_null(f = fopen(path, "w"));
+	for (i = 0; i < 100; i++)
+		fputs(other, f);
+	fputs(ca, f);
+	fclose(f);
+	free(other);
+	free(ca);
+	tls_config(x, "bundle.crt", NULL, 0);
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(s->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+#ifdef __GLIBC__
+	m0 = mallinfo2();
+#endif
+	t = tlsio_new(x->tls, fd, "localhost", err, sizeof err);
+	assert_non_null(t);
+#ifdef __GLIBC__
+	m1 = mallinfo2();
+#endif
+	pfd.fd = fd;
+	while ((st = tlsio_handshake(t, err, sizeof err)) != TLSIO_OK) {
+		if (st != TLSIO_WANT_READ && st != TLSIO_WANT_WRITE)
+			fail_msg("handshake: %s", err);
+		pfd.events = st == TLSIO_WANT_READ ? POLLIN : POLLOUT;
+		assert_int_equal(poll(&pfd, 1, 5000), 1);
+	}
+	assert_false(tlsio_resumed(t));
+#ifdef __GLIBC__
+	m2 = mallinfo2();
+	print_message("tlsio: 101 CAs parsed for the handshake: %zu bytes, "
+		      "%zu held after it\n",
+	    m1.uordblks - m0.uordblks, m2.uordblks - m0.uordblks);
+	/* Zero under the sanitizers' allocator. */
+	if (m1.uordblks > m0.uordblks) {
+		/* The record buffers alone are about 33 KiB. */
+		assert_true(m1.uordblks - m0.uordblks > 96 * 1024);
+		assert_true(m2.uordblks - m0.uordblks < 48 * 1024);
+	}
+#endif
+	tlsio_free(t);
+	close(fd);
+	tlsio_config_free(x->tls);
+	x->tls = NULL;
+	x->opt.tls = NULL;
+}
+
 static int
 group_setup(void **state)
 {
@@ -1579,6 +1658,7 @@ main(void)
 		T(test_free_in_callback_and_cancel),
 		T(test_small_records_and_bandwidth_cap),
 		T(test_tlsio_direct),
+		T(test_tlsio_ca_parsed_for_handshake),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -211,8 +211,8 @@ check_rows(struct fixture *f, const struct expect *e, size_t ne)
 				break;
 		}
 		assert_true(j < ne);
-		assert_string_equal(
-		    sqlite3_column_text(s, 2), k == 1 ? "%" : "celsius");
+		assert_string_equal((const char *)sqlite3_column_text(s, 2),
+		    k == 1 ? "%" : "celsius");
 		assert_true(sqlite3_column_double(s, 4) == PERIOD);
 		assert_true(sqlite3_column_double(s, 5) == e[j].min);
 		assert_true(sqlite3_column_double(s, 6) == e[j].max);
