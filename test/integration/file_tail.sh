@@ -258,10 +258,15 @@ exactly 8004 || fail "lines repeated after the restart"
 # 8. Two rotations while the agent is stopped: the file it was reading
 #    ends as $log.2 with unread lines, a whole file sits in $log.1, and a
 #    new one in $log. Oldest first, none skipped.
+# The agent orders rotated files by their last write; the kernel stamps
+# it with a coarse clock (a few ms), so the writes here are spaced as
+# real rotations are.
 seq 8005 8100 >>"$log"
+sleep 0.1
 mv "$log.1" "$log.2"
 mv "$log" "$log.1"
 seq 8101 8200 >"$log"
+sleep 0.1
 mv "$log.1" "$log.2"
 mv "$log" "$log.1"
 seq 8201 8300 >"$log"
